@@ -1,0 +1,193 @@
+//! Why a token was refused: a stable `reason()` for logs and metrics, the Exchange error number
+//! and name admins already know (protocol reference §8.3), and a sentence for humans.
+
+use std::fmt;
+
+/// What went wrong, in the order the validator checks (protocol reference §3.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// Over the size limit before decoding.
+    TokenTooLarge,
+    /// Not three segments, not base64url, not JSON.
+    MalformedToken,
+    /// The outer token carries a signature.
+    OuterTokenAlsoSigned,
+    /// An `alg=none` token presented without (or as) the actor.
+    ActorTokenMustBeSigned,
+    /// The actor's `alg` is not the key record's algorithm.
+    AlgorithmMismatch,
+    /// The actor has no `aud`, or one not of the form `<app>/<host>@<realm>`.
+    InvalidAudience,
+    /// `aud` has an empty realm.
+    EmptyRealmFromAudience,
+    /// `aud` names another application than ours.
+    WrongAudience,
+    /// `aud` names another host than the request's.
+    UnexpectedHostNameInAudience,
+    /// No `iss`.
+    MissingIssuer,
+    /// `iss` is not `<id>@<realm>`.
+    InvalidIssuerFormat,
+    /// No partner has that issuer id and realm.
+    NoConfiguredIssuerMatched,
+    /// The partner exists but is disabled.
+    PartnerDisabled,
+    /// Issuer realm differs from the audience realm.
+    MismatchedRealmBetweenAudienceAndIssuer,
+    /// No key of the partner has the header's thumbprint.
+    NoCertificateFound,
+    /// The signing certificate named by the token has expired.
+    SigningCertificateExpired,
+    /// The signature does not verify.
+    InvalidSignature,
+    /// No `exp`.
+    MissingExpiry,
+    /// Past `exp` (plus skew).
+    TokenExpired,
+    /// Before `nbf` (minus skew).
+    TokenNotYetValid,
+    /// `nameid` is not `<id>@<realm>`.
+    InvalidNameIdFormat,
+    /// `nameid` names another application than the partner.
+    UnexpectedAppIdInNameId,
+    /// `nameid` realm differs from the issuer realm.
+    UnexpectedRealmInNameId,
+    /// Outer `iss` is not `<id>@<realm>`.
+    InvalidOuterTokenIssuerFormat,
+    /// Outer `iss` names another application than the actor's `nameid`.
+    InvalidOuterTokenIssuerIdValue,
+    /// Outer `aud` differs from the actor's.
+    OuterAudienceMismatch,
+    /// The realm is not one of ours.
+    OrganizationIdNotFoundFromRealm,
+    /// The actor is not trusted for delegation but names a user.
+    ActorNotTrustedForDelegation,
+    /// The partner's trust level does not allow acting for users.
+    ActAsNotAllowed,
+    /// An act-as token without any user claim.
+    NoUserClaimsFound,
+}
+
+impl RejectionKind {
+    /// Stable snake-case reason (log field, metrics label).
+    pub fn reason(self) -> &'static str {
+        self.facts().0
+    }
+
+    /// The Exchange error number used in `x-ms-diagnostics`.
+    pub fn code(self) -> u32 {
+        self.facts().1
+    }
+
+    /// The Exchange error name.
+    pub fn exchange_name(self) -> &'static str {
+        self.facts().2
+    }
+
+    fn facts(self) -> (&'static str, u32, &'static str) {
+        use RejectionKind::*;
+        match self {
+            TokenTooLarge => ("token_too_large", 2005, "NoClaimFound"),
+            MalformedToken => ("malformed_token", 2005, "NoClaimFound"),
+            OuterTokenAlsoSigned => ("outer_token_signed", 2001, "OuterTokenAlsoSigned"),
+            ActorTokenMustBeSigned => ("actor_token_unsigned", 2002, "ActorTokenMustBeSigned"),
+            AlgorithmMismatch => ("algorithm_mismatch", 1001, "InvalidSignature"),
+            InvalidAudience => ("invalid_audience", 2010, "InvalidAudience"),
+            EmptyRealmFromAudience => ("empty_realm_in_audience", 4001, "EmptyRealmFromAudience"),
+            WrongAudience => ("wrong_audience", 4003, "WrongAudience"),
+            UnexpectedHostNameInAudience => ("audience_host_mismatch", 4002, "UnexpectedHostNameInAudience"),
+            MissingIssuer => ("missing_issuer", 2003, "MissingIssuer"),
+            InvalidIssuerFormat => ("invalid_issuer_format", 2006, "InvalidIssuerFormat"),
+            NoConfiguredIssuerMatched => ("unknown_issuer", 2008, "NoConfiguredIssuerMatched"),
+            PartnerDisabled => ("partner_disabled", 2008, "NoConfiguredIssuerMatched"),
+            MismatchedRealmBetweenAudienceAndIssuer => {
+                ("realm_mismatch_audience_issuer", 2011, "MismatchedRealmBetweenAudienceAndIssuer")
+            }
+            NoCertificateFound => ("unknown_thumbprint", 10001, "NoCertificateFound"),
+            SigningCertificateExpired => ("signing_certificate_expired", 10001, "NoCertificateFound"),
+            InvalidSignature => ("invalid_signature", 1001, "InvalidSignature"),
+            MissingExpiry => ("missing_expiry", 3001, "TokenExpired"),
+            TokenExpired => ("token_expired", 3001, "TokenExpired"),
+            TokenNotYetValid => ("token_not_yet_valid", 3001, "TokenExpired"),
+            InvalidNameIdFormat => ("invalid_nameid_format", 2009, "InvalidNameIdFormat"),
+            UnexpectedAppIdInNameId => ("unexpected_app_id_in_nameid", 7002, "UnexpectedAppIdInNameId"),
+            UnexpectedRealmInNameId => ("unexpected_realm_in_nameid", 2012, "UnexpectedRealmInNameId"),
+            InvalidOuterTokenIssuerFormat => ("invalid_outer_issuer_format", 2007, "InvalidOuterTokenIssuerFormat"),
+            InvalidOuterTokenIssuerIdValue => ("outer_issuer_mismatch", 2016, "InvalidOuterTokenIssuerIdValue"),
+            OuterAudienceMismatch => ("outer_audience_mismatch", 2010, "InvalidAudience"),
+            OrganizationIdNotFoundFromRealm => ("unknown_realm", 5002, "OrganizationIdNotFoundFromRealm"),
+            ActorNotTrustedForDelegation => ("actor_not_trusted_for_delegation", 2015, "TokenProfileNotApplicable"),
+            ActAsNotAllowed => ("act_as_not_allowed", 2015, "TokenProfileNotApplicable"),
+            NoUserClaimsFound => ("no_user_claims", 2013, "NoUserClaimsFound"),
+        }
+    }
+}
+
+/// A refused token: what went wrong, a sentence saying so, and which partner it concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// What went wrong.
+    pub kind: RejectionKind,
+    /// A sentence for admins (never contains the token).
+    pub detail: String,
+    /// The partner the token claimed to come from, once known.
+    pub partner: Option<String>,
+}
+
+impl Rejection {
+    pub(crate) fn new(kind: RejectionKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into(), partner: None }
+    }
+
+    pub(crate) fn partner(mut self, name: &str) -> Self {
+        self.partner = Some(name.to_owned());
+        self
+    }
+
+    /// Stable snake-case reason.
+    pub fn reason(&self) -> &'static str {
+        self.kind.reason()
+    }
+
+    /// The Exchange error number.
+    pub fn code(&self) -> u32 {
+        self.kind.code()
+    }
+
+    /// True when fresh partner metadata might change the outcome (unknown key or bad signature).
+    pub fn may_need_refresh(&self) -> bool {
+        matches!(
+            self.kind,
+            RejectionKind::NoCertificateFound
+                | RejectionKind::InvalidSignature
+                | RejectionKind::SigningCertificateExpired
+        )
+    }
+
+    /// The `x-ms-diagnostics` header value: `<code>;reason="…";error_category="invalid_token"`.
+    pub fn diagnostics(&self) -> String {
+        let text: String = self
+            .detail
+            .chars()
+            .map(|c| {
+                if c == '"' {
+                    '\''
+                } else if c.is_control() {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect();
+        format!("{};reason=\"{}\";error_category=\"invalid_token\"", self.code(), text)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} {}): {}", self.reason(), self.code(), self.kind.exchange_name(), self.detail)
+    }
+}
+
+impl std::error::Error for Rejection {}

@@ -1,0 +1,530 @@
+//! The SQLite backend of [`Store`]: one file (or a private in-memory database), WAL journal,
+//! foreign keys on, a small pool, and the schema in `migrations/sqlite/`.
+//!
+//! Writes start with `BEGIN IMMEDIATE`, so a writer takes the write lock before it reads anything
+//! and concurrent writers queue on `busy_timeout` instead of failing on a lock upgrade. Reads run
+//! in a deferred transaction so that a partner and its certificates come from one snapshot.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Sqlite, Transaction};
+
+use super::{CertificateRecord, CertificateRole, OAuthConfig, PartnerRecord, Store, StoreError};
+
+/// The embedded schema migrations.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How long a statement waits for another connection's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections in the pool of a file store.
+const MAX_CONNECTIONS: u32 = 4;
+
+/// [`Store`] on SQLite.
+#[derive(Debug, Clone)]
+pub(super) struct SqliteStore {
+    pool: SqlitePool,
+    url: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct OAuthConfigRow {
+    realm: String,
+    service_name: String,
+    hostnames: String,
+    additional_realms: String,
+    exchange_autodiscover_url: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CertificateRow {
+    thumbprint: String,
+    role: String,
+    cert_der: Vec<u8>,
+    private_key_pkcs8: Option<Vec<u8>>,
+    not_before: i64,
+    not_after: i64,
+    effective_at: Option<i64>,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PartnerRow {
+    name: String,
+    application_id: String,
+    realm: String,
+    metadata_url: Option<String>,
+    trust_level: String,
+    enabled: bool,
+    allow_http_metadata: bool,
+    tls_ca_pem: Option<String>,
+    metadata_fetched_at: Option<i64>,
+    metadata_status: Option<String>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct PartnerCertificateRow {
+    partner_name: String,
+    der: Vec<u8>,
+}
+
+/// A transaction on a pooled connection (writes start theirs with [`SqliteStore::begin_write`]).
+type Tx = Transaction<'static, Sqlite>;
+
+impl SqliteStore {
+    /// Opens (creating if missing, with mode 0600 on unix) the SQLite file at `path` and migrates it.
+    pub(super) async fn open_file(path: &Path) -> Result<Self, StoreError> {
+        create_file(path).await?;
+        let url = format!("sqlite:{}", path.display());
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { url: url.clone(), source })?;
+        Self::migrated(pool, url).await
+    }
+
+    /// Opens a private in-memory database. It lives as long as the pool's only connection, which
+    /// the pool keeps open (no idle timeout, no maximum lifetime); so this backend serialises all
+    /// access, which is fine for tests and throw-away runs, what it is for.
+    pub(super) async fn open_memory() -> Result<Self, StoreError> {
+        let url = String::from("sqlite::memory:");
+        let options = SqliteConnectOptions::from_str(&url)
+            .map_err(|source| StoreError::Open { url: url.clone(), source })?
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(|source| StoreError::Open { url: url.clone(), source })?;
+        Self::migrated(pool, url).await
+    }
+
+    async fn migrated(pool: SqlitePool, url: String) -> Result<Self, StoreError> {
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, url })
+    }
+
+    /// Starts a write transaction holding the database's write lock.
+    async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    /// Bumps the version and commits.
+    async fn bump_and_commit(mut tx: Tx) -> Result<(), StoreError> {
+        sqlx::query("UPDATE config_version SET version = version + 1 WHERE id = 1").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    async fn version(&self) -> Result<i64, StoreError> {
+        let version = sqlx::query_scalar::<_, i64>("SELECT version FROM config_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version)
+    }
+
+    async fn oauth_config(&self) -> Result<Option<OAuthConfig>, StoreError> {
+        let row = sqlx::query_as::<_, OAuthConfigRow>(
+            "SELECT realm, service_name, hostnames, additional_realms, exchange_autodiscover_url \
+             FROM oauth_config WHERE id = 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(OAuthConfig::try_from).transpose()
+    }
+
+    async fn set_oauth_config(&self, config: &OAuthConfig) -> Result<(), StoreError> {
+        let hostnames = json_list(&config.hostnames);
+        let additional_realms = json_list(&config.additional_realms);
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO oauth_config \
+                 (id, realm, service_name, hostnames, additional_realms, exchange_autodiscover_url) \
+             VALUES (1, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET \
+                 realm = excluded.realm, \
+                 service_name = excluded.service_name, \
+                 hostnames = excluded.hostnames, \
+                 additional_realms = excluded.additional_realms, \
+                 exchange_autodiscover_url = excluded.exchange_autodiscover_url",
+        )
+        .bind(&config.realm)
+        .bind(&config.service_name)
+        .bind(hostnames)
+        .bind(additional_realms)
+        .bind(config.exchange_autodiscover_url.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        Self::bump_and_commit(tx).await
+    }
+
+    async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        let rows = sqlx::query_as::<_, CertificateRow>(
+            "SELECT thumbprint, role, cert_der, private_key_pkcs8, not_before, not_after, effective_at, created_at \
+             FROM certificates \
+             ORDER BY CASE role WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at, thumbprint",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(CertificateRecord::try_from).collect()
+    }
+
+    async fn install_current_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM certificates WHERE role = 'previous'").execute(&mut *tx).await?;
+        sqlx::query("UPDATE certificates SET role = 'previous' WHERE role = 'current'").execute(&mut *tx).await?;
+        insert_certificate(&mut tx, record, CertificateRole::Current).await?;
+        Self::bump_and_commit(tx).await
+    }
+
+    async fn stage_next_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM certificates WHERE role = 'next'").execute(&mut *tx).await?;
+        insert_certificate(&mut tx, record, CertificateRole::Next).await?;
+        Self::bump_and_commit(tx).await
+    }
+
+    async fn promote_next_certificate(&self) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let next = sqlx::query_scalar::<_, String>("SELECT thumbprint FROM certificates WHERE role = 'next'")
+            .fetch_optional(&mut *tx)
+            .await?;
+        if next.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        // In this order, so that no role is ever held by two certificates.
+        sqlx::query("DELETE FROM certificates WHERE role = 'previous'").execute(&mut *tx).await?;
+        sqlx::query("UPDATE certificates SET role = 'previous' WHERE role = 'current'").execute(&mut *tx).await?;
+        sqlx::query("UPDATE certificates SET role = 'current' WHERE role = 'next'").execute(&mut *tx).await?;
+        Self::bump_and_commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn remove_certificate(&self, thumbprint: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let removed = sqlx::query("DELETE FROM certificates WHERE thumbprint = ?")
+            .bind(thumbprint)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        Self::bump_and_commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query_as::<_, PartnerRow>(
+            "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
+                 tls_ca_pem, metadata_fetched_at, metadata_status, created_at, updated_at \
+             FROM partners ORDER BY name",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let certificates = sqlx::query_as::<_, PartnerCertificateRow>(
+            "SELECT partner_name, der FROM partner_certificates ORDER BY partner_name, position",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+
+        // Names are unique case-insensitively (ASCII, like SQLite's NOCASE), so group on that.
+        let mut by_partner: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+        for row in certificates {
+            by_partner.entry(row.partner_name.to_ascii_lowercase()).or_default().push(row.der);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let certificates = by_partner.remove(&row.name.to_ascii_lowercase()).unwrap_or_default();
+                partner_record(row, certificates)
+            })
+            .collect())
+    }
+
+    async fn partner(&self, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query_as::<_, PartnerRow>(
+            "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
+                 tls_ca_pem, metadata_fetched_at, metadata_status, created_at, updated_at \
+             FROM partners WHERE name = ?",
+        )
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.commit().await?;
+            return Ok(None);
+        };
+        let certificates = partner_certificates(&mut tx, name).await?;
+        tx.commit().await?;
+        Ok(Some(partner_record(row, certificates)))
+    }
+
+    async fn insert_partner(&self, record: &PartnerRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
+                 allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&record.name)
+        .bind(&record.application_id)
+        .bind(&record.realm)
+        .bind(record.metadata_url.as_deref())
+        .bind(&record.trust_level)
+        .bind(record.enabled)
+        .bind(record.allow_http_metadata)
+        .bind(record.tls_ca_pem.as_deref())
+        .bind(record.metadata_fetched_at)
+        .bind(record.metadata_status.as_deref())
+        .bind(record.created_at)
+        .bind(record.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| duplicate_or(error, "partner application", &record.name))?;
+        replace_partner_certificates(&mut tx, &record.name, &record.certificates).await?;
+        Self::bump_and_commit(tx).await
+    }
+
+    async fn update_partner(&self, record: &PartnerRecord) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // `name = ?` compares with the column's NOCASE collation; setting `name` takes the new
+        // spelling, and ON UPDATE CASCADE carries it to the certificates.
+        let updated = sqlx::query(
+            "UPDATE partners SET name = ?, application_id = ?, realm = ?, metadata_url = ?, trust_level = ?, \
+                 enabled = ?, allow_http_metadata = ?, tls_ca_pem = ?, metadata_fetched_at = ?, \
+                 metadata_status = ?, created_at = ?, updated_at = ? \
+             WHERE name = ?",
+        )
+        .bind(&record.name)
+        .bind(&record.application_id)
+        .bind(&record.realm)
+        .bind(record.metadata_url.as_deref())
+        .bind(&record.trust_level)
+        .bind(record.enabled)
+        .bind(record.allow_http_metadata)
+        .bind(record.tls_ca_pem.as_deref())
+        .bind(record.metadata_fetched_at)
+        .bind(record.metadata_status.as_deref())
+        .bind(record.created_at)
+        .bind(record.updated_at)
+        .bind(&record.name)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        replace_partner_certificates(&mut tx, &record.name, &record.certificates).await?;
+        Self::bump_and_commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn remove_partner(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        // The certificates go with it (ON DELETE CASCADE).
+        let removed =
+            sqlx::query("DELETE FROM partners WHERE name = ?").bind(name).execute(&mut *tx).await?.rows_affected();
+        if removed == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        Self::bump_and_commit(tx).await?;
+        Ok(true)
+    }
+
+    async fn record_metadata_fetch(
+        &self,
+        name: &str,
+        fetched_at: i64,
+        status: &str,
+        certificates: Option<&[Vec<u8>]>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let updated = sqlx::query("UPDATE partners SET metadata_fetched_at = ?, metadata_status = ? WHERE name = ?")
+            .bind(fetched_at)
+            .bind(status)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(certificates) = certificates {
+            replace_partner_certificates(&mut tx, name, certificates).await?;
+        }
+        Self::bump_and_commit(tx).await?;
+        Ok(true)
+    }
+}
+
+impl TryFrom<OAuthConfigRow> for OAuthConfig {
+    type Error = StoreError;
+
+    fn try_from(row: OAuthConfigRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            realm: row.realm,
+            service_name: row.service_name,
+            hostnames: parse_json_list(&row.hostnames, "hostnames")?,
+            additional_realms: parse_json_list(&row.additional_realms, "additional_realms")?,
+            exchange_autodiscover_url: row.exchange_autodiscover_url,
+        })
+    }
+}
+
+impl TryFrom<CertificateRow> for CertificateRecord {
+    type Error = StoreError;
+
+    fn try_from(row: CertificateRow) -> Result<Self, StoreError> {
+        let role = row.role.parse().map_err(|_| StoreError::CorruptValue {
+            table: "certificates",
+            column: "role",
+            detail: format!("unknown role `{}`", row.role),
+        })?;
+        Ok(Self {
+            thumbprint: row.thumbprint,
+            role,
+            cert_der: row.cert_der,
+            private_key_pkcs8: row.private_key_pkcs8,
+            not_before: row.not_before,
+            not_after: row.not_after,
+            effective_at: row.effective_at,
+            created_at: row.created_at,
+        })
+    }
+}
+
+/// Creates `path` (mode 0600 on unix) and its missing parent directories (mode 0700 on unix) if
+/// missing; an existing file is left as it is.
+async fn create_file(path: &Path) -> Result<(), StoreError> {
+    let failed = |source| StoreError::CreateFile { path: path.to_owned(), source };
+    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        let mut builder = tokio::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        builder.mode(0o700);
+        builder.create(parent).await.map_err(failed)?;
+    }
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path).await.map_err(failed)?;
+    Ok(())
+}
+
+/// Inserts `record` with `role` (not `record.role`); a thumbprint clash is [`StoreError::Duplicate`].
+async fn insert_certificate(tx: &mut Tx, record: &CertificateRecord, role: CertificateRole) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO certificates \
+             (thumbprint, role, cert_der, private_key_pkcs8, not_before, not_after, effective_at, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&record.thumbprint)
+    .bind(role.as_str())
+    .bind(record.cert_der.as_slice())
+    .bind(record.private_key_pkcs8.as_deref())
+    .bind(record.not_before)
+    .bind(record.not_after)
+    .bind(record.effective_at)
+    .bind(record.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| duplicate_or(error, "certificate", &record.thumbprint))?;
+    Ok(())
+}
+
+async fn partner_certificates(tx: &mut Tx, name: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+    let certificates = sqlx::query_scalar::<_, Vec<u8>>(
+        "SELECT der FROM partner_certificates WHERE partner_name = ? ORDER BY position",
+    )
+    .bind(name)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(certificates)
+}
+
+async fn replace_partner_certificates(tx: &mut Tx, name: &str, certificates: &[Vec<u8>]) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM partner_certificates WHERE partner_name = ?").bind(name).execute(&mut **tx).await?;
+    for (position, der) in (0_i64..).zip(certificates) {
+        sqlx::query("INSERT INTO partner_certificates (partner_name, position, der) VALUES (?, ?, ?)")
+            .bind(name)
+            .bind(position)
+            .bind(der.as_slice())
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn partner_record(row: PartnerRow, certificates: Vec<Vec<u8>>) -> PartnerRecord {
+    PartnerRecord {
+        name: row.name,
+        application_id: row.application_id,
+        realm: row.realm,
+        metadata_url: row.metadata_url,
+        trust_level: row.trust_level,
+        enabled: row.enabled,
+        allow_http_metadata: row.allow_http_metadata,
+        tls_ca_pem: row.tls_ca_pem,
+        certificates,
+        metadata_fetched_at: row.metadata_fetched_at,
+        metadata_status: row.metadata_status,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+/// A unique-constraint violation becomes [`StoreError::Duplicate`]; anything else stays a database error.
+fn duplicate_or(error: sqlx::Error, what: &'static str, name: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            StoreError::Duplicate { what, name: name.to_owned() }
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+fn json_list(values: &[String]) -> String {
+    serde_json::Value::from(values.to_vec()).to_string()
+}
+
+fn parse_json_list(text: &str, column: &'static str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|error| StoreError::CorruptValue {
+        table: "oauth_config",
+        column,
+        detail: format!("not a JSON array of strings: {error}"),
+    })
+}
