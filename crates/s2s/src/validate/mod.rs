@@ -217,11 +217,14 @@ impl Validator {
                 format!("issuer {iss} is not a partner application here"),
             ));
         }
-        let partner = candidates.find(|p| p.enabled).cloned().ok_or_else(|| {
+        let candidates: Vec<&Arc<Partner>> = candidates.collect();
+        let partner = candidates.iter().find(|p| p.enabled).map(|p| Arc::clone(p)).ok_or_else(|| {
+            let name = &candidates[0].name;
             Rejection::new(
                 RejectionKind::PartnerDisabled,
-                format!("the partner application for issuer {iss} is disabled"),
+                format!("the partner application {name} (issuer {iss}) is disabled"),
             )
+            .partner(name)
         })?;
         if !iss.realm.eq_ignore_ascii_case(&aud.realm) {
             return Err(Rejection::new(

@@ -6,16 +6,11 @@
 //! store does) and never logs it: private keys live in [`zeroize::Zeroizing`] buffers, error
 //! messages are written here and carry no key bytes, and `Debug` output redacts the key.
 
-// used by the CLI and server, which land next
-#![allow(dead_code)]
-
 mod certificate;
 
-// used by the CLI and server, which land next
-#[allow(unused_imports)]
 pub use certificate::{
-    CertificateError, CertificateInfo, IssuerCertificate, MAX_INPUT_BYTES, MIN_KEY_BITS, export_pem, generate,
-    generate_tls, import, import_pem, import_pfx, read_certificates, to_pem_pair, write_pem_files,
+    CertificateError, CertificateInfo, IssuerCertificate, MAX_INPUT_BYTES, export_pem, generate, generate_tls, import,
+    read_certificates, write_pem_files,
 };
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::oid_registry::OID_PKCS1_SHA256WITHRSA;
 use x509_parser::prelude::FromDer as _;
 
-use super::*;
+use super::certificate::*;
 
 const NOW: OffsetDateTime = datetime!(2026-01-15 12:34:56.789 UTC);
 
@@ -248,6 +248,15 @@ fn pfx_round_trip_with_p12_keystore() {
         assert_eq!(detected.info.thumbprint, cert.info.thumbprint);
         assert!(matches!(import_pfx(&pfx, "wrong"), Err(CertificateError::WrongPassword)));
     }
+}
+
+#[test]
+fn pfx_without_private_key() {
+    let mut store = KeyStore::new();
+    let cert = Certificate::from_der(&generated().cert_der).unwrap();
+    store.add_entry("partner", KeyStoreEntry::Certificate(cert));
+    let pfx = store.writer("pw").write().unwrap();
+    assert!(matches!(import_pfx(&pfx, "pw"), Err(CertificateError::MissingPrivateKey)));
 }
 
 #[test]

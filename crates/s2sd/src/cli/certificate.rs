@@ -1,0 +1,258 @@
+//! `s2sd certificate new|import|list|export`: our token-issuer certificates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Subcommand, ValueEnum};
+use zeroize::Zeroizing;
+
+use super::{Printer, now, rfc3339};
+use crate::issuer::{self, CertificateInfo, IssuerCertificate};
+use crate::store::{CertificateRecord, CertificateRole, Store};
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Create a self-signed token-issuer certificate (subject = the realm) and make it current.
+    New {
+        /// RSA key size: 2048, 3072 or 4096.
+        #[arg(long, default_value_t = 2048)]
+        key_size: usize,
+        /// Validity in days.
+        #[arg(long, default_value_t = 730)]
+        validity_days: u32,
+        /// A further realm to put in the subject alternative names (repeatable).
+        #[arg(long = "additional-realm")]
+        additional_realms: Vec<String>,
+    },
+    /// Import a certificate with its private key (PFX, or PEM) and make it current.
+    Import {
+        /// The PFX or PEM file.
+        file: PathBuf,
+        /// The private key, when the PEM file holds only the certificate.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Read the PFX password from this file (first line).
+        #[arg(long, conflicts_with = "password_env")]
+        password_file: Option<PathBuf>,
+        /// Read the PFX password from this environment variable.
+        #[arg(long)]
+        password_env: Option<String>,
+    },
+    /// List certificates: role, thumbprint, x5t, expiry.
+    List,
+    /// Remove a certificate: the previous one (Remove-CsCertificate -Previous) or one by thumbprint.
+    Remove {
+        /// Remove the previous certificate.
+        #[arg(long, conflicts_with = "thumbprint", required_unless_present = "thumbprint")]
+        previous: bool,
+        /// Remove the certificate with this thumbprint (not the current one).
+        #[arg(long)]
+        thumbprint: Option<String>,
+    },
+    /// Write a certificate's public part (never the key).
+    Export {
+        /// der or pem.
+        #[arg(long, value_enum, default_value_t = Format::Pem)]
+        format: Format,
+        /// Which certificate (default: the current one).
+        #[arg(long)]
+        thumbprint: Option<String>,
+        /// Output file (default: standard output, PEM only).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Der,
+    Pem,
+}
+
+pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::New { key_size, validity_days, additional_realms } => {
+            let config = store
+                .oauth_config()
+                .await?
+                .context("set the realm first: s2sd oauth-config set --realm <realm> --service-name <name>")?;
+            let now_dt = time::OffsetDateTime::from_unix_timestamp(now())?;
+            let cert = issuer::generate(&config.realm, &additional_realms, key_size, validity_days, now_dt)?;
+            install(store, cert, out, "created").await?;
+        }
+        Cmd::Import { file, key, password_file, password_env } => {
+            let data = read_limited(&file)?;
+            let key_pem = key.as_ref().map(|k| read_limited(k)).transpose()?;
+            let looks_pem = data
+                .iter()
+                .skip_while(|b| b.is_ascii_whitespace())
+                .take(10)
+                .copied()
+                .collect::<Vec<_>>()
+                .starts_with(b"-----BEGIN");
+            let password =
+                if looks_pem { None } else { Some(password(password_file.as_deref(), password_env.as_deref())?) };
+            let cert = issuer::import(
+                &data,
+                key_pem.as_deref().map(|k| k.as_slice()),
+                password.as_deref().map(|p| p.as_str()),
+            )
+            .with_context(|| format!("cannot import {}", file.display()))?;
+            install(store, cert, out, "imported").await?;
+        }
+        Cmd::List => {
+            let certs = store.certificates().await?;
+            let now = now();
+            let rows: Vec<serde_json::Value> = certs
+                .iter()
+                .map(|c| {
+                    let info = CertificateInfo::from_der(&c.cert_der).ok();
+                    serde_json::json!({
+                        "role": c.role,
+                        "thumbprint": c.thumbprint,
+                        "x5t": s2s::token::thumbprint::x5t(&c.cert_der),
+                        "subject": info.as_ref().map(|i| i.subject.clone()),
+                        "not_after": rfc3339(c.not_after),
+                        "days_left": (c.not_after - now).div_euclid(86_400),
+                        "effective_at": c.effective_at.map(rfc3339),
+                        "has_private_key": c.private_key_pkcs8.is_some(),
+                    })
+                })
+                .collect();
+            let mut text =
+                format!("{:<9} {:<40} {:<28} {:<20} {:>9}", "ROLE", "THUMBPRINT", "X5T", "NOT AFTER", "DAYS LEFT");
+            for (c, r) in certs.iter().zip(&rows) {
+                text.push_str(&format!(
+                    "\n{:<9} {:<40} {:<28} {:<20} {:>9}",
+                    c.role.as_str(),
+                    c.thumbprint,
+                    r["x5t"].as_str().unwrap_or_default(),
+                    r["not_after"].as_str().unwrap_or_default(),
+                    r["days_left"]
+                ));
+            }
+            if certs.is_empty() {
+                text = "No token-issuer certificate yet (s2sd certificate new).".into();
+            }
+            out.emit(text, serde_json::Value::Array(rows));
+        }
+        Cmd::Remove { previous, thumbprint } => {
+            let certs = store.certificates().await?;
+            let target = if previous {
+                certs
+                    .iter()
+                    .find(|c| c.role == CertificateRole::Previous)
+                    .context("there is no previous certificate")?
+            } else {
+                let t = thumbprint.unwrap_or_default();
+                certs
+                    .iter()
+                    .find(|c| c.thumbprint.eq_ignore_ascii_case(&t))
+                    .with_context(|| format!("no certificate with thumbprint {t} (see s2sd certificate list)"))?
+            };
+            if target.role == CertificateRole::Current {
+                bail!(
+                    "{} is the current certificate and signs our tokens; install another first (s2sd certificate new)",
+                    target.thumbprint
+                );
+            }
+            store.remove_certificate(&target.thumbprint).await?;
+            out.emit(
+                format!(
+                    "Certificate {} ({}) removed; it is no longer published.",
+                    target.thumbprint,
+                    target.role.as_str()
+                ),
+                serde_json::json!({"removed": target.thumbprint, "role": target.role}),
+            );
+        }
+        Cmd::Export { format, thumbprint, out: path } => {
+            let certs = store.certificates().await?;
+            let cert = match &thumbprint {
+                Some(t) => certs.iter().find(|c| c.thumbprint.eq_ignore_ascii_case(t)),
+                None => certs.iter().find(|c| c.role == CertificateRole::Current),
+            }
+            .with_context(|| match &thumbprint {
+                Some(t) => format!("no certificate with thumbprint {t} (see s2sd certificate list)"),
+                None => "no current certificate (s2sd certificate new)".into(),
+            })?;
+            let bytes = match format {
+                Format::Der => cert.cert_der.clone(),
+                Format::Pem => issuer::export_pem(&cert.cert_der).into_bytes(),
+            };
+            match path {
+                Some(p) => {
+                    std::fs::write(&p, &bytes).with_context(|| format!("cannot write {}", p.display()))?;
+                    out.emit(
+                        format!("Certificate {} written to {}.", cert.thumbprint, p.display()),
+                        serde_json::json!({"thumbprint": cert.thumbprint, "file": p}),
+                    );
+                }
+                None if format == Format::Pem => print!("{}", String::from_utf8_lossy(&bytes)),
+                None => bail!("DER is binary: give --out FILE (or use --format pem)"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn install(store: &Arc<dyn Store>, cert: IssuerCertificate, out: &Printer, verb: &str) -> anyhow::Result<()> {
+    let info = cert.info.clone();
+    let record = CertificateRecord {
+        thumbprint: info.thumbprint.clone(),
+        role: CertificateRole::Current,
+        cert_der: cert.cert_der.clone(),
+        private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
+        not_before: info.not_before,
+        not_after: info.not_after,
+        effective_at: None,
+        created_at: now(),
+    };
+    store.install_current_certificate(&record).await?;
+    out.emit(
+        format!(
+            "Certificate {verb} and made current.\nThumbprint: {}\nx5t:        {}\nSubject:    {}\nNot after:  {}\nKey:        RSA {} bits",
+            info.thumbprint,
+            info.x5t,
+            info.subject,
+            rfc3339(info.not_after),
+            info.key_bits
+        ),
+        serde_json::to_value(&info)?,
+    );
+    Ok(())
+}
+
+fn read_limited(path: &std::path::Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.len() > issuer::MAX_INPUT_BYTES as u64 {
+        bail!(
+            "{} is {} bytes; certificate files are at most {} bytes",
+            path.display(),
+            meta.len(),
+            issuer::MAX_INPUT_BYTES
+        );
+    }
+    Ok(Zeroizing::new(std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?))
+}
+
+/// The PFX password: from a file, an environment variable, or a prompt — never a plain flag.
+fn password(file: Option<&std::path::Path>, env: Option<&str>) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(f) = file {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(f).with_context(|| format!("cannot read the password file {}", f.display()))?,
+        );
+        return Ok(Zeroizing::new(text.lines().next().unwrap_or_default().to_owned()));
+    }
+    if let Some(var) = env {
+        return std::env::var(var)
+            .map(Zeroizing::new)
+            .with_context(|| format!("environment variable {var} is not set"));
+    }
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        bail!("the PFX needs a password: give --password-file FILE or --password-env VAR (no terminal to prompt on)");
+    }
+    Ok(Zeroizing::new(rpassword::prompt_password("PFX password: ")?))
+}

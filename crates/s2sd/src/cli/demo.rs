@@ -1,0 +1,220 @@
+//! `s2sd demo`: two servers on loopback — a lync node and an exchange node in realm
+//! litwareinc.com — configured only through the CLI, trusting each other by metadata URL; an
+//! act-as call for sip:kenmyer@litwareinc.com succeeds, then the partner is disabled on the
+//! exchange side and the refusal is shown with its diagnosis. Leaves nothing running.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Parser as _;
+use s2s::principal::EXCHANGE;
+use s2s::token::UserClaims;
+use tokio_util::sync::CancellationToken;
+
+use super::{Cli, Printer};
+use crate::server::{self, Running, ServeOptions, TlsSource};
+use crate::store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Keep the demo's stores and certificates in this directory instead of a temporary one.
+    #[arg(long)]
+    pub dir: Option<std::path::PathBuf>,
+}
+
+const REALM: &str = "litwareinc.com";
+const USER: &str = "sip:kenmyer@litwareinc.com";
+
+pub async fn run(args: Args, _out: &Printer) -> anyhow::Result<ExitCode> {
+    let temp = tempdir()?;
+    let dir = args.dir.unwrap_or_else(|| temp.clone());
+    std::fs::create_dir_all(&dir)?;
+    let lync_store = format!("sqlite:{}", dir.join("lync.db").display());
+    let exchange_store = format!("sqlite:{}", dir.join("exchange.db").display());
+    println!("== s2s demo: two servers, realm {REALM}");
+    println!("export LYNC={lync_store}\nexport EXCHANGE={exchange_store}\n");
+
+    step("Configure the lync node (Set-CsOAuthConfiguration, Set-CsCertificate -Type OAuthTokenIssuer)");
+    cli(
+        "$LYNC",
+        &lync_store,
+        &["oauth-config", "set", "--realm", REALM, "--service-name", "lync", "--hostname", "atl-cs-001.litwareinc.com"],
+    )
+    .await?;
+    cli("$LYNC", &lync_store, &["certificate", "new"]).await?;
+    step("Configure the exchange node (Set-AuthConfig)");
+    cli(
+        "$EXCHANGE",
+        &exchange_store,
+        &[
+            "oauth-config",
+            "set",
+            "--realm",
+            REALM,
+            "--service-name",
+            "exchange",
+            "--hostname",
+            "atl-exchange-001.litwareinc.com",
+        ],
+    )
+    .await?;
+    cli("$EXCHANGE", &exchange_store, &["certificate", "new"]).await?;
+
+    step("Start both servers (s2sd serve), HTTPS with self-signed certificates");
+    let cancel = CancellationToken::new();
+    let lync = start(&lync_store, dir.join("lync-tls"), cancel.clone()).await?;
+    let exchange = start(&exchange_store, dir.join("exchange-tls"), cancel.clone()).await?;
+    println!(
+        "lync:     https://{}/metadata/json/1\nexchange: https://{}/autodiscover/metadata/json/1",
+        lync.addr, exchange.addr
+    );
+    let result = scenario(&lync, &exchange, &lync_store, &exchange_store).await;
+    cancel.cancel();
+    for r in [lync, exchange] {
+        let _ = tokio::time::timeout(Duration::from_secs(10), r.done).await;
+    }
+    if temp.exists() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    result?;
+    println!("\nDemo finished: both servers stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange_store: &str) -> anyhow::Result<()> {
+    let path = |r: &Running| r.tls_cert.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    step("Each registers the other as a partner application by metadata URL, trust level Full");
+    let exchange_md = format!("https://{}/autodiscover/metadata/json/1", exchange.addr);
+    let lync_md = format!("https://{}/metadata/json/1", lync.addr);
+    cli(
+        "$LYNC",
+        lync_store,
+        &[
+            "partner-application",
+            "new",
+            "--identity",
+            "Exchange",
+            "--metadata-url",
+            &exchange_md,
+            "--trust-level",
+            "full",
+            "--tls-ca",
+            &path(exchange),
+        ],
+    )
+    .await?;
+    cli(
+        "$EXCHANGE",
+        exchange_store,
+        &[
+            "partner-application",
+            "new",
+            "--identity",
+            "Lync",
+            "--metadata-url",
+            &lync_md,
+            "--trust-level",
+            "full",
+            "--tls-ca",
+            &path(lync),
+        ],
+    )
+    .await?;
+    caught_up(exchange, exchange_store).await?;
+    caught_up(lync, lync_store).await?;
+
+    step(&format!("The lync node calls the exchange node's /s2s/whoami acting for {USER}"));
+    let client = https_client(exchange)?;
+    let url = url::Url::parse(&format!("https://{}/s2s/whoami", exchange.addr))?;
+    let user = UserClaims::from_address(USER).context("demo user")?;
+    let auth = lync.state.issuer.authorization(EXCHANGE, &url, Some(&user))?;
+    let resp = client.get(url.clone()).header("Authorization", &auth).send().await?;
+    let status = resp.status();
+    let body: serde_json::Value = resp.json().await?;
+    println!("HTTP {status}\n{}", serde_json::to_string_pretty(&body)?);
+    if !status.is_success() {
+        bail!("the act-as call was refused: {body}");
+    }
+
+    step("Disable the Lync partner on the exchange node (Set-PartnerApplication -Enabled $false), no restart");
+    cli("$EXCHANGE", exchange_store, &["partner-application", "set", "Lync", "--enabled", "false"]).await?;
+    caught_up(exchange, exchange_store).await?;
+    let resp = client.get(url).header("Authorization", &auth).send().await?;
+    let status = resp.status();
+    let challenge = header(&resp, "www-authenticate");
+    let diagnostics = header(&resp, "x-ms-diagnostics");
+    let body: serde_json::Value = resp.json().await.unwrap_or_default();
+    println!("HTTP {status}\nWWW-Authenticate: {challenge}\nx-ms-diagnostics: {diagnostics}");
+    if status != reqwest::StatusCode::UNAUTHORIZED {
+        bail!("expected 401 after disabling the partner, got {status}");
+    }
+    let reason = body["reason"].as_str().unwrap_or_default();
+    let code = crate::diagnosis::parse_header(&diagnostics).map_or(0, |(c, _)| c);
+    let d = crate::diagnosis::explain(reason, code, Some("Lync"));
+    println!("Diagnosis: {}\nFix:       {}", d.cause, d.fix);
+    Ok(())
+}
+
+fn step(text: &str) {
+    println!("\n-- {text}");
+}
+
+/// Runs one CLI command in-process against `store`, echoing it as an admin would type it.
+async fn cli(label: &str, store: &str, args: &[&str]) -> anyhow::Result<()> {
+    let shown: Vec<String> =
+        args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { (*a).to_owned() }).collect();
+    println!("$ s2sd --store {label} {}", shown.join(" "));
+    let mut argv = vec!["s2sd", "--store", store];
+    argv.extend_from_slice(args);
+    let parsed = Cli::try_parse_from(argv)?;
+    let code = Box::pin(super::run(parsed)).await?;
+    if code != ExitCode::SUCCESS {
+        bail!("`s2sd {}` failed", args.join(" "));
+    }
+    Ok(())
+}
+
+async fn start(store_url: &str, tls_dir: std::path::PathBuf, cancel: CancellationToken) -> anyhow::Result<Running> {
+    let store = store::open(store_url).await?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let options = ServeOptions {
+        tls: Some(TlsSource::SelfSigned { dir: tls_dir, names: Vec::new() }),
+        refresh: Default::default(),
+        poll: Duration::from_millis(200),
+    };
+    Ok(server::start(store, s2s::clock::system(), options, listener, cancel).await?)
+}
+
+/// Waits until a running node has applied the store's latest version (live reload, no restart).
+async fn caught_up(node: &Running, store_url: &str) -> anyhow::Result<()> {
+    let store = store::open(store_url).await?;
+    let want = store.version().await?;
+    for _ in 0..50 {
+        if node.state.version.load(std::sync::atomic::Ordering::Relaxed) >= want {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server did not apply configuration version {want} within 5 s")
+}
+
+fn https_client(target: &Running) -> anyhow::Result<reqwest::Client> {
+    let pem = std::fs::read(target.tls_cert.as_ref().context("the target has no TLS certificate")?)?;
+    Ok(reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?)
+        .timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> String {
+    resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+}
+
+fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+    let base = std::env::temp_dir().join(format!("s2s-demo-{}", std::process::id()));
+    if base.exists() {
+        std::fs::remove_dir_all(&base)?;
+    }
+    Ok(base)
+}

@@ -1,0 +1,161 @@
+//! The admin command line: one file per noun, mirroring the cmdlets admins know. Every command
+//! takes `--output json`, works against the embedded store by default or the one named by
+//! `--store` / `S2S_STORE`, prints what changed, and fails with a one-line reason.
+
+mod certificate;
+mod demo;
+mod oauth_config;
+mod partner_application;
+mod serve;
+mod token;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::store::{self, Store};
+
+/// s2sd: server-to-server OAuth trust — token issuer, metadata publisher, partner trust store,
+/// validator and admin CLI.
+#[derive(Debug, Parser)]
+#[command(name = "s2sd", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Configuration store: sqlite:PATH (default: an SQLite file in the platform data directory).
+    #[arg(long, env = "S2S_STORE", global = true)]
+    pub store: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
+    pub output: Output,
+    /// Log filter (tracing EnvFilter syntax), e.g. info or s2s=debug.
+    #[arg(long, env = "S2S_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Log as JSON lines.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Human-readable text.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Realm, service name and host names of this deployment (Set-/Get-CsOAuthConfiguration).
+    #[command(subcommand)]
+    OauthConfig(oauth_config::Cmd),
+    /// Token-issuer certificates (Set-CsCertificate -Type OAuthTokenIssuer, Set-AuthConfig).
+    #[command(subcommand)]
+    Certificate(certificate::Cmd),
+    /// Partner applications we trust (New-/Get-/Set-/Remove-CsPartnerApplication).
+    #[command(subcommand)]
+    PartnerApplication(partner_application::Cmd),
+    /// Mint and inspect tokens.
+    #[command(subcommand)]
+    Token(token::Cmd),
+    /// Run the server: metadata, validation, /s2s/whoami.
+    Serve(serve::Args),
+    /// Run the two-server demo on loopback and exit.
+    Demo(demo::Args),
+}
+
+/// Sets up logging to stderr.
+pub fn init_logging(cli: &Cli) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let _ = if cli.log_json { builder.json().try_init() } else { builder.try_init() };
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let out = Printer { output: cli.output };
+    match cli.command {
+        Command::OauthConfig(cmd) => oauth_config::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::Certificate(cmd) => certificate::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::PartnerApplication(cmd) => {
+            partner_application::run(cmd, &open(cli.store.as_deref()).await?, &out).await
+        }
+        Command::Token(cmd) => token::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::Serve(args) => serve::run(args, cli.store.as_deref(), &out).await,
+        Command::Demo(args) => demo::run(args, &out).await,
+    }
+}
+
+/// The store URL in force: the flag/env value, or the default SQLite file.
+pub fn store_url(given: Option<&str>) -> anyhow::Result<String> {
+    match given {
+        Some(url) => Ok(url.to_owned()),
+        None => {
+            let dir = dirs::data_dir()
+                .context("no platform data directory; name a store with --store sqlite:PATH or S2S_STORE")?
+                .join("s2s");
+            Ok(format!("sqlite:{}", dir.join("s2s.db").display()))
+        }
+    }
+}
+
+async fn open(given: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
+    let url = store_url(given)?;
+    Ok(store::open(&url).await?)
+}
+
+/// An error and its causes on one line.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// Prints results as text or JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    output: Output,
+}
+
+impl Printer {
+    /// Prints `text` or `json`, depending on `--output`.
+    pub fn emit(&self, text: impl std::fmt::Display, json: serde_json::Value) {
+        match self.output {
+            Output::Text => println!("{text}"),
+            Output::Json => println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default()),
+        }
+    }
+
+    /// True for `--output json`.
+    pub fn json(&self) -> bool {
+        self.output == Output::Json
+    }
+}
+
+/// The current time from the system clock (the CLI's only clock).
+pub fn now() -> i64 {
+    use s2s::clock::Clock as _;
+    s2s::clock::SystemClock.now()
+}
+
+/// Formats Unix seconds as RFC 3339.
+pub fn rfc3339(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
+}

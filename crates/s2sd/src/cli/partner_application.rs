@@ -1,0 +1,373 @@
+//! `s2sd partner-application new|list|show|set|remove|refresh`: the applications we trust.
+//! A partner registered by metadata URL is fetched and checked before anything is stored.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use s2s::metadata::fetch::{FetchOptions, fetch};
+use s2s::partner::TrustLevel;
+use s2s::token::VerifyingKey;
+
+use super::{Printer, now, rfc3339};
+use crate::issuer;
+use crate::store::{PartnerRecord, Store};
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Register a partner application, by metadata URL or by application id + realm + certificate.
+    New {
+        /// The partner's name (e.g. Exchange, Lync, SharePoint).
+        #[arg(long)]
+        identity: String,
+        /// Its metadata document URL (https://host/metadata/json/1 or the Exchange/SharePoint path).
+        #[arg(long, conflicts_with_all = ["application_identifier", "certificate"])]
+        metadata_url: Option<String>,
+        /// Its application id (GUID), when registering without metadata.
+        #[arg(long, requires_all = ["realm", "certificate"])]
+        application_identifier: Option<String>,
+        /// Its realm, when registering without metadata (`*` = any realm).
+        #[arg(long)]
+        realm: Option<String>,
+        /// Its token-signing certificate (PEM or DER), when registering without metadata.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+        /// full: may act for any user of the realm; application: only as itself.
+        #[arg(long, default_value = "application")]
+        trust_level: TrustLevel,
+        /// Accept a metadata URL over plain http.
+        #[arg(long)]
+        allow_http_metadata: bool,
+        /// Trust this PEM CA (or self-signed certificate) for the metadata URL's TLS.
+        #[arg(long)]
+        tls_ca: Option<PathBuf>,
+        /// Register it disabled.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        enabled: bool,
+    },
+    /// List partner applications.
+    List,
+    /// Show one partner application, its keys and its last metadata fetch.
+    Show {
+        /// The partner's name.
+        name: String,
+    },
+    /// Change a partner application.
+    Set {
+        /// The partner's name.
+        name: String,
+        /// Enable or disable it.
+        #[arg(long, action = clap::ArgAction::Set)]
+        enabled: Option<bool>,
+        /// full or application.
+        #[arg(long)]
+        trust_level: Option<TrustLevel>,
+        /// A new metadata URL (fetched and checked now).
+        #[arg(long)]
+        metadata_url: Option<String>,
+        /// Accept plain http for the metadata URL.
+        #[arg(long, action = clap::ArgAction::Set)]
+        allow_http_metadata: Option<bool>,
+        /// Trust this PEM CA for the metadata URL's TLS.
+        #[arg(long)]
+        tls_ca: Option<PathBuf>,
+        /// Replace the certificate of a partner registered without metadata.
+        #[arg(long)]
+        certificate: Option<PathBuf>,
+    },
+    /// Remove a partner application.
+    Remove {
+        /// The partner's name.
+        name: String,
+    },
+    /// Fetch a partner's metadata now (Set-PartnerApplication -RefreshAuthMetadata).
+    Refresh {
+        /// The partner's name.
+        name: String,
+    },
+}
+
+pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Result<ExitCode> {
+    match cmd {
+        Cmd::New {
+            identity,
+            metadata_url,
+            application_identifier,
+            realm,
+            certificate,
+            trust_level,
+            allow_http_metadata,
+            tls_ca,
+            enabled,
+        } => {
+            let name = identity.trim().to_owned();
+            if name.is_empty() {
+                bail!("--identity must not be empty");
+            }
+            if store.partner(&name).await?.is_some() {
+                bail!(
+                    "a partner application named {name} exists already (change it with s2sd partner-application set {name} …)"
+                );
+            }
+            let tls_ca_pem = tls_ca.as_deref().map(read_ca).transpose()?;
+            let now = now();
+            let mut record = PartnerRecord {
+                name,
+                application_id: String::new(),
+                realm: String::new(),
+                metadata_url: None,
+                trust_level: trust_level.to_string(),
+                enabled,
+                allow_http_metadata,
+                tls_ca_pem,
+                certificates: Vec::new(),
+                metadata_fetched_at: None,
+                metadata_status: None,
+                created_at: now,
+                updated_at: now,
+            };
+            match (metadata_url, application_identifier) {
+                (Some(url), _) => apply_metadata(&mut record, &url, now).await?,
+                (None, Some(app)) => {
+                    record.application_id = s2s::principal::parse_guid(&app)?;
+                    record.realm =
+                        realm.context("--realm is required with --application-identifier")?.trim().to_ascii_lowercase();
+                    record.certificates = read_partner_certificates(
+                        &certificate.context("--certificate is required with --application-identifier")?,
+                        now,
+                    )?;
+                }
+                (None, None) => {
+                    bail!("give --metadata-url URL, or --application-identifier GUID --realm REALM --certificate FILE")
+                }
+            }
+            store.insert_partner(&record).await?;
+            out.emit(
+                format!("Partner application {} registered.\n{}", record.name, describe(&record, now)),
+                json(&record, now),
+            );
+        }
+        Cmd::List => {
+            let partners = store.partners().await?;
+            let now = now();
+            let mut text = format!(
+                "{:<16} {:<38} {:<24} {:<12} {:<8} {}",
+                "NAME", "APPLICATION ID", "REALM", "TRUST", "ENABLED", "METADATA"
+            );
+            for p in &partners {
+                text.push_str(&format!(
+                    "\n{:<16} {:<38} {:<24} {:<12} {:<8} {}",
+                    p.name,
+                    p.application_id,
+                    p.realm,
+                    p.trust_level,
+                    p.enabled,
+                    p.metadata_url.as_deref().unwrap_or("(certificate)")
+                ));
+            }
+            if partners.is_empty() {
+                text = "No partner applications (s2sd partner-application new).".into();
+            }
+            out.emit(text, serde_json::Value::Array(partners.iter().map(|p| json(p, now)).collect()));
+        }
+        Cmd::Show { name } => {
+            let p = get(store, &name).await?;
+            out.emit(describe(&p, now()), json(&p, now()));
+        }
+        Cmd::Set { name, enabled, trust_level, metadata_url, allow_http_metadata, tls_ca, certificate } => {
+            let mut p = get(store, &name).await?;
+            let now = now();
+            let mut changes = Vec::new();
+            if let Some(e) = enabled {
+                p.enabled = e;
+                changes.push(format!("enabled = {e}"));
+            }
+            if let Some(t) = trust_level {
+                p.trust_level = t.to_string();
+                changes.push(format!("trust level = {t}"));
+            }
+            if let Some(a) = allow_http_metadata {
+                p.allow_http_metadata = a;
+                changes.push(format!("allow http metadata = {a}"));
+            }
+            if let Some(ca) = tls_ca {
+                p.tls_ca_pem = Some(read_ca(&ca)?);
+                changes.push(format!("TLS CA = {}", ca.display()));
+            }
+            if let Some(url) = metadata_url {
+                apply_metadata(&mut p, &url, now).await?;
+                changes.push(format!("metadata URL = {url}"));
+            }
+            if let Some(file) = certificate {
+                if p.metadata_url.is_some() {
+                    bail!(
+                        "{} takes its certificates from its metadata URL; refresh it instead (s2sd partner-application refresh {})",
+                        p.name,
+                        p.name
+                    );
+                }
+                p.certificates = read_partner_certificates(&file, now)?;
+                changes.push(format!("certificate = {}", file.display()));
+            }
+            if changes.is_empty() {
+                bail!(
+                    "nothing to change: give --enabled, --trust-level, --metadata-url, --allow-http-metadata, --tls-ca or --certificate"
+                );
+            }
+            p.updated_at = now;
+            if !store.update_partner(&p).await? {
+                bail!("partner application {name} was removed meanwhile");
+            }
+            out.emit(format!("Partner application {} changed: {}.", p.name, changes.join(", ")), json(&p, now));
+        }
+        Cmd::Remove { name } => {
+            if !store.remove_partner(&name).await? {
+                bail!("no partner application named {name} (see s2sd partner-application list)");
+            }
+            out.emit(format!("Partner application {name} removed."), serde_json::json!({"removed": name}));
+        }
+        Cmd::Refresh { name } => {
+            let p = get(store, &name).await?;
+            let url = p
+                .metadata_url
+                .clone()
+                .with_context(|| format!("{name} has no metadata URL; it was registered with a certificate"))?;
+            let now = now();
+            let mut fresh = p.clone();
+            match apply_metadata(&mut fresh, &url, now).await {
+                Ok(()) => {
+                    if fresh.application_id != p.application_id || fresh.realm != p.realm {
+                        bail!(
+                            "the metadata now names issuer {}@{}, not {}@{}; re-register the partner if that is intended",
+                            fresh.application_id,
+                            fresh.realm,
+                            p.application_id,
+                            p.realm
+                        );
+                    }
+                    store.record_metadata_fetch(&p.name, now, "ok", Some(&fresh.certificates)).await?;
+                    out.emit(
+                        format!("Metadata of {} refreshed.\n{}", p.name, describe(&fresh, now)),
+                        json(&fresh, now),
+                    );
+                }
+                Err(e) => {
+                    store.record_metadata_fetch(&p.name, now, &super::one_line(&e), None).await?;
+                    return Err(e.context("refresh failed; the last good keys stay in force"));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn get(store: &Arc<dyn Store>, name: &str) -> anyhow::Result<PartnerRecord> {
+    store
+        .partner(name)
+        .await?
+        .with_context(|| format!("no partner application named {name} (see s2sd partner-application list)"))
+}
+
+/// Fetches and checks `url`, then fills in the issuer, keys and fetch status.
+async fn apply_metadata(record: &mut PartnerRecord, url: &str, now: i64) -> anyhow::Result<()> {
+    let options = FetchOptions {
+        allow_http: record.allow_http_metadata,
+        ca_pem: record.tls_ca_pem.as_ref().map(|p| p.as_bytes().to_vec()),
+        timeout: Duration::from_secs(10),
+    };
+    let doc = fetch(url, &options).await?;
+    let checked = doc.check(now).with_context(|| format!("metadata from {url} is unusable"))?;
+    if checked.issuer.app_id.is_empty() {
+        bail!("metadata from {url} names no application id");
+    }
+    record.application_id = checked.issuer.app_id.clone();
+    record.realm = checked.issuer.realm.clone();
+    record.metadata_url = Some(url.to_owned());
+    record.certificates = checked.certificates;
+    record.metadata_fetched_at = Some(now);
+    record.metadata_status = Some("ok".into());
+    Ok(())
+}
+
+fn read_ca(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
+    if !text.contains("-----BEGIN CERTIFICATE-----") {
+        bail!("{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path.display());
+    }
+    Ok(text)
+}
+
+fn read_partner_certificates(path: &std::path::Path, now: i64) -> anyhow::Result<Vec<Vec<u8>>> {
+    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let certs = issuer::read_certificates(&data).with_context(|| format!("{} is not a certificate", path.display()))?;
+    for der in &certs {
+        let key =
+            VerifyingKey::from_certificate(der).with_context(|| format!("{} cannot verify tokens", path.display()))?;
+        if key.not_after() <= now {
+            bail!("the certificate in {} expired on {}", path.display(), rfc3339(key.not_after()));
+        }
+    }
+    Ok(certs)
+}
+
+fn keys(record: &PartnerRecord, now: i64) -> Vec<serde_json::Value> {
+    record
+        .certificates
+        .iter()
+        .map(|der| match VerifyingKey::from_certificate(der) {
+            Ok(k) => serde_json::json!({
+                "x5t": k.x5t(),
+                "subject": k.subject(),
+                "not_after": rfc3339(k.not_after()),
+                "days_left": (k.not_after() - now).div_euclid(86_400),
+            }),
+            Err(e) => serde_json::json!({"error": e.to_string()}),
+        })
+        .collect()
+}
+
+fn json(record: &PartnerRecord, now: i64) -> serde_json::Value {
+    serde_json::json!({
+        "name": record.name,
+        "application_id": record.application_id,
+        "realm": record.realm,
+        "issuer": format!("{}@{}", record.application_id, record.realm),
+        "trust_level": record.trust_level,
+        "enabled": record.enabled,
+        "metadata_url": record.metadata_url,
+        "allow_http_metadata": record.allow_http_metadata,
+        "tls_ca": record.tls_ca_pem.is_some(),
+        "metadata_fetched_at": record.metadata_fetched_at.map(rfc3339),
+        "metadata_status": record.metadata_status,
+        "keys": keys(record, now),
+    })
+}
+
+fn describe(record: &PartnerRecord, now: i64) -> String {
+    let mut text = format!(
+        "Identity:            {}\nApplicationId:       {}\nRealm:               {}\nTrustLevel:          {}\nEnabled:             {}\nMetadataUrl:         {}\nLastMetadataFetch:   {}",
+        record.name,
+        record.application_id,
+        record.realm,
+        record.trust_level,
+        record.enabled,
+        record.metadata_url.as_deref().unwrap_or("(none: certificate registered by hand)"),
+        match (&record.metadata_fetched_at, &record.metadata_status) {
+            (Some(at), Some(status)) => format!("{} — {status}", rfc3339(*at)),
+            _ => "never".into(),
+        },
+    );
+    for k in keys(record, now) {
+        text.push_str(&format!(
+            "\nKey:                 x5t {} — {} — expires {} ({} days)",
+            k["x5t"].as_str().unwrap_or("?"),
+            k["subject"].as_str().unwrap_or("?"),
+            k["not_after"].as_str().unwrap_or("?"),
+            k["days_left"]
+        ));
+    }
+    text
+}

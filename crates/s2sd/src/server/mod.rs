@@ -1,0 +1,180 @@
+//! The HTTP surface of a node: our metadata document at the paths Lync, Exchange and SharePoint
+//! use, `/s2s/whoami` behind the validator, health, and the Bearer challenge on every path for an
+//! empty token. `run` serves it over TLS (or plain http when explicitly asked) until cancelled.
+
+mod state;
+pub mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use s2s::clock::SharedClock;
+use s2s::metadata::Endpoint;
+use s2s::middleware::{Caller, S2sLayer, request_authority};
+use s2s::partner::refresh::RefreshPolicy;
+use tokio_util::sync::CancellationToken;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+
+pub use state::AppState;
+pub use tls::TlsSource;
+
+use crate::store::{Store, StoreError};
+
+/// The paths our metadata document is served at.
+pub const METADATA_PATHS: [&str; 4] =
+    ["/metadata/json/1", "/autodiscover/metadata/json/1", "/_layouts/15/metadata/json/1", "/_layouts/metadata/json/1"];
+
+/// Largest request body accepted.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// TLS identity, or `None` for plain http.
+    pub tls: Option<TlsSource>,
+    /// Partner metadata refresh policy.
+    pub refresh: RefreshPolicy,
+    /// How often the store is polled for changes.
+    pub poll: Duration,
+}
+
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The store failed at start-up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The TLS identity is unusable.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    /// The listener failed.
+    #[error("listener on {addr}: {source}")]
+    Listen {
+        /// Address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started server.
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// `https` or `http`.
+    pub scheme: &'static str,
+    /// The TLS certificate file clients should trust, when self-signed or given.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The shared state (for in-process callers such as the demo).
+    pub state: AppState,
+    /// Resolves when the server has stopped.
+    pub done: tokio::task::JoinHandle<Result<(), ServerError>>,
+}
+
+/// Starts serving on `listener` until `cancel` fires.
+pub async fn start(
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    options: ServeOptions,
+    listener: std::net::TcpListener,
+    cancel: CancellationToken,
+) -> Result<Running, ServerError> {
+    let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: "?".into(), source })?;
+    listener.set_nonblocking(true).map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
+    let state = AppState::start(store, clock.clone(), options.refresh.clone(), options.poll, cancel.clone()).await?;
+    let app = router(state.clone());
+    let listen_err = move |source| ServerError::Listen { addr: addr.to_string(), source };
+    match options.tls {
+        Some(source) => {
+            let now =
+                time::OffsetDateTime::from_unix_timestamp(clock.now()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+            let (config, cert) = source.config(now).await?;
+            let handle = axum_server::Handle::new();
+            let server = axum_server::from_tcp_rustls(listener, config).map_err(listen_err)?.handle(handle.clone());
+            tokio::spawn(async move {
+                cancel.cancelled().await;
+                handle.graceful_shutdown(Some(Duration::from_secs(5)));
+            });
+            let done = tokio::spawn(async move { server.serve(app.into_make_service()).await.map_err(listen_err) });
+            Ok(Running { addr, scheme: "https", tls_cert: Some(cert), state, done })
+        }
+        None => {
+            tracing::warn!(%addr, "serving PLAIN HTTP (--insecure-http): tokens cross the network unencrypted");
+            let listener = tokio::net::TcpListener::from_std(listener).map_err(listen_err)?;
+            let done = tokio::spawn(async move {
+                axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await.map_err(listen_err)
+            });
+            Ok(Running { addr, scheme: "http", tls_cert: None, state, done })
+        }
+    }
+}
+
+/// The router over `state`.
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for path in METADATA_PATHS {
+        router = router.route(path, get(metadata));
+    }
+    router
+        .route("/s2s/whoami", get(whoami).post(whoami))
+        .route("/healthz", get(health))
+        .fallback(not_found)
+        .layer(S2sLayer::new(state.auth.clone()))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::new())
+        .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
+        .with_state(state)
+}
+
+async fn metadata(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let authority = request_authority(&uri, &headers);
+    let mut doc = (**state.metadata.load()).clone();
+    if !authority.is_empty() {
+        doc.endpoints = vec![Endpoint {
+            location: format!("https://{authority}{}", uri.path()),
+            protocol: s2s::metadata::PROTOCOL_OAUTH2.into(),
+            usage: "metadata".into(),
+        }];
+    }
+    ([(axum::http::header::CONTENT_TYPE, "application/json; charset=utf-8")], doc.to_json()).into_response()
+}
+
+async fn whoami(Caller(caller): Caller) -> Response {
+    Json(serde_json::json!({
+        "partner": caller.partner,
+        "app_id": caller.app_id,
+        "realm": caller.realm,
+        "trust_level": caller.trust_level,
+        "token_kind": caller.kind,
+        "user": caller.user,
+        "x5t": caller.x5t,
+        "expires_at": caller.expires_at,
+    }))
+    .into_response()
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let snapshot = state.trust.load();
+    let identity = state.issuer.identity();
+    Json(serde_json::json!({
+        "status": "ok",
+        "config_version": state.version.load(std::sync::atomic::Ordering::Relaxed),
+        "realm": snapshot.local.realm,
+        "service_name": snapshot.local.app_id,
+        "signing_certificate": identity.key.as_ref().map(|k| k.x5t()),
+        "partners": snapshot.partners.len(),
+    }))
+    .into_response()
+}
+
+async fn not_found(uri: Uri) -> Response {
+    (StatusCode::NOT_FOUND, Json(serde_json::json!({"error": "not_found", "path": uri.path()}))).into_response()
+}

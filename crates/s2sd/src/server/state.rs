@@ -1,0 +1,137 @@
+//! The running node's shared state and how it follows the store: a watcher polls the store's
+//! version (a one-row read) and republishes the trust snapshot, the signing key and the metadata
+//! document when anything changed, so CLI changes apply within about a second without a restart.
+//! Metadata refresh results are written back to the store from here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use s2s::client::Issuer;
+use s2s::clock::SharedClock;
+use s2s::metadata::MetadataDocument;
+use s2s::middleware::S2sAuth;
+use s2s::partner::TrustStore;
+use s2s::partner::refresh::{self, FetchReport, RefreshPolicy};
+use s2s::validate::Validator;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::{Store, StoreError};
+use crate::trust;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The configuration store.
+    pub store: Arc<dyn Store>,
+    /// Who we are and whom we trust.
+    pub trust: Arc<TrustStore>,
+    /// Validates inbound tokens.
+    pub auth: S2sAuth,
+    /// Mints outbound tokens.
+    pub issuer: Arc<Issuer>,
+    /// Our metadata document.
+    pub metadata: Arc<ArcSwap<MetadataDocument>>,
+    /// The store version currently in force.
+    pub version: Arc<std::sync::atomic::AtomicI64>,
+    /// Time.
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    /// Loads the configuration, starts the metadata refresher and the store watcher.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+        policy: RefreshPolicy,
+        poll: Duration,
+        cancel: CancellationToken,
+    ) -> Result<Self, StoreError> {
+        let loaded = trust::load(store.as_ref(), clock.now()).await?;
+        for w in &loaded.warnings {
+            tracing::warn!("{w}");
+        }
+        let trust = Arc::new(TrustStore::new(loaded.local, loaded.partners));
+        let validator = Arc::new(Validator::new(Arc::clone(&trust), clock.clone()));
+        let issuer = Arc::new(Issuer::new(loaded.issuer, clock.clone()));
+        let hook_store = Arc::clone(&store);
+        let hook: refresh::ReportHook = Arc::new(move |report: FetchReport| {
+            let store = Arc::clone(&hook_store);
+            tokio::spawn(async move {
+                let (status, certs) = match &report.result {
+                    Ok(certs) => ("ok".to_owned(), Some(certs.as_slice())),
+                    Err(e) => (e.clone(), None),
+                };
+                if let Err(e) = store.record_metadata_fetch(&report.partner, report.at, &status, certs).await {
+                    tracing::warn!(partner = %report.partner, error = %e, "could not record a metadata fetch");
+                }
+            });
+        });
+        let refresher = refresh::spawn(Arc::clone(&trust), clock.clone(), policy, Some(hook), cancel.clone());
+        let state = Self {
+            store,
+            trust,
+            auth: S2sAuth::new(validator).with_refresher(refresher),
+            issuer,
+            metadata: Arc::new(ArcSwap::from_pointee(loaded.metadata)),
+            version: Arc::new(std::sync::atomic::AtomicI64::new(loaded.version)),
+            clock,
+        };
+        tokio::spawn(state.clone().watch(poll, cancel));
+        Ok(state)
+    }
+
+    /// Polls the store version and reloads on change; also reloads once a minute so effective dates take hold.
+    async fn watch(self, poll: Duration, cancel: CancellationToken) {
+        let mut ticker = tokio::time::interval(poll);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut since_reload = Duration::ZERO;
+        let mut failing = false;
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            since_reload += poll;
+            let current = self.version.load(std::sync::atomic::Ordering::Relaxed);
+            let changed = match self.store.version().await {
+                Ok(v) => {
+                    if failing {
+                        tracing::info!("configuration store reachable again");
+                        failing = false;
+                    }
+                    v != current
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "configuration store unreachable; serving the last configuration");
+                        failing = true;
+                    }
+                    false
+                }
+            };
+            if changed || since_reload >= Duration::from_secs(60) {
+                since_reload = Duration::ZERO;
+                if let Err(e) = self.reload().await {
+                    tracing::warn!(error = %e, "configuration reload failed; serving the last configuration");
+                }
+            }
+        }
+    }
+
+    /// Reads the store and publishes what it holds.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let loaded = trust::load(self.store.as_ref(), self.clock.now()).await?;
+        let previous = self.version.swap(loaded.version, std::sync::atomic::Ordering::Relaxed);
+        if previous != loaded.version {
+            tracing::info!(version = loaded.version, partners = loaded.partners.len(), "configuration applied");
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+        }
+        self.trust.publish(loaded.local, loaded.partners);
+        self.issuer.set_identity(loaded.issuer);
+        self.metadata.store(Arc::new(loaded.metadata));
+        Ok(())
+    }
+}
