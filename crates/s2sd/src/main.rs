@@ -1,16 +1,10 @@
 //! `s2sd`: token issuer, metadata publisher, partner trust store, validator and admin CLI.
 //! Thin: installs the crypto provider, parses the command line, sets up logging, dispatches.
 
-mod cli;
-mod diagnosis;
-mod issuer;
-mod server;
-mod store;
-mod trust;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use s2sd::cli;
 
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -26,6 +26,26 @@ pub struct Loaded {
     pub metadata: MetadataDocument,
     /// Things an admin should hear about (unreadable certificates, missing configuration).
     pub warnings: Vec<String>,
+    /// Certificates (ours and partners') that expire within `EXPIRY_WARNING_DAYS`.
+    pub expiring: Vec<Expiring>,
+    /// When this configuration changes by the clock alone (an effective date, a renewal, an expiry).
+    pub next_change_at: Option<UnixTime>,
+}
+
+/// Certificates that expire within this many days are reported.
+pub const EXPIRY_WARNING_DAYS: i64 = 60;
+
+/// A certificate nearing its end.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Expiring {
+    /// `issuer` (ours) or `partner <name>`.
+    pub owner: String,
+    /// Its thumbprint.
+    pub x5t: String,
+    /// When it expires (Unix seconds).
+    pub not_after: UnixTime,
+    /// Whole days left (negative once expired).
+    pub days_left: i64,
 }
 
 /// Reads the store and builds a `Loaded` for time `now`.
@@ -72,10 +92,30 @@ pub fn build(
     if key.is_none() {
         warnings.push("no token-issuer certificate can sign (s2sd certificate new)".into());
     }
-    let partners = partners.iter().map(|p| Arc::new(partner(p, now, &mut warnings))).collect();
+    let partners: Vec<Arc<Partner>> = partners.iter().map(|p| Arc::new(partner(p, now, &mut warnings))).collect();
     let metadata = metadata_document(&local, certificates, now);
     let issuer = IssuerIdentity { app_id: local.app_id.clone(), realm: local.realm.clone(), key };
-    Loaded { version, local, partners, issuer, metadata, warnings }
+    let ours =
+        certificates.iter().map(|c| ("issuer".to_owned(), s2s::token::thumbprint::x5t(&c.cert_der), c.not_after));
+    let theirs = partners
+        .iter()
+        .flat_map(|p| p.keys.iter().map(move |k| (format!("partner {}", p.name), k.x5t().to_owned(), k.not_after())));
+    let all: Vec<(String, String, UnixTime)> = ours.chain(theirs).collect();
+    let expiring = all
+        .iter()
+        .filter(|(_, _, not_after)| *not_after - now <= EXPIRY_WARNING_DAYS * 86_400)
+        .map(|(owner, x5t, not_after)| Expiring {
+            owner: owner.clone(),
+            x5t: x5t.clone(),
+            not_after: *not_after,
+            days_left: (*not_after - now).div_euclid(86_400),
+        })
+        .collect();
+    let expiries = all.iter().map(|(_, _, not_after)| *not_after).filter(|t| *t > now);
+    let rollover =
+        crate::issuer::rollover::next_due(certificates, config.and_then(|c| c.auto_renew).map(|a| a.renew_before_days));
+    let next_change_at = expiries.chain(rollover).min();
+    Loaded { version, local, partners, issuer, metadata, warnings, expiring, next_change_at }
 }
 
 /// The certificate that signs at `now`: the next one once its effective date has come, else the current one.
@@ -116,6 +156,10 @@ fn partner(record: &PartnerRecord, now: UnixTime, warnings: &mut Vec<String>) ->
             ca_pem: record.tls_ca_pem.as_ref().map(|p| Arc::from(p.as_bytes())),
         }),
         keys,
+        refresh_interval: record
+            .metadata_refresh_interval
+            .and_then(|s| u64::try_from(s).ok())
+            .map(std::time::Duration::from_secs),
     }
 }
 

@@ -18,7 +18,7 @@ use tower::{Layer, Service};
 use crate::challenge::BearerChallenge;
 use crate::partner::TrustSnapshot;
 #[cfg(feature = "fetch")]
-use crate::partner::refresh::{RefreshHandle, RefreshOutcome};
+use crate::partner::refresh::RefreshHandle;
 use crate::validate::{Rejection, Validated, Validator};
 
 /// The header carrying the Exchange-style diagnosis of a refusal.
@@ -56,16 +56,19 @@ impl S2sAuth {
 
     /// Validates `token` presented at `authority`, refreshing the partner's metadata once if that could help.
     pub async fn authenticate(&self, token: &str, authority: &str) -> Result<Arc<Validated>, Rejection> {
+        #[cfg(feature = "fetch")]
+        let before = self.validator.trust().load().generation;
         let first = self.validator.validate(token, authority);
         #[cfg(feature = "fetch")]
         if let (Err(rejection), Some(refresher)) = (&first, &self.refresher)
             && rejection.may_need_refresh()
             && let Some(partner) = &rejection.partner
         {
-            let before = self.validator.trust().load().generation;
-            let outcome = refresher.refresh_now(partner).await;
-            let changed = self.validator.trust().load().generation != before;
-            if changed || outcome == RefreshOutcome::Updated {
+            // Another request may have refreshed meanwhile; otherwise ask (rate-limited) and wait.
+            if self.validator.trust().load().generation == before {
+                refresher.refresh_now(partner).await;
+            }
+            if self.validator.trust().load().generation != before {
                 return self.validator.validate(token, authority);
             }
         }

@@ -80,6 +80,8 @@ pub struct Partner {
     pub metadata: Option<MetadataSource>,
     /// Its signing keys.
     pub keys: Vec<Arc<VerifyingKey>>,
+    /// Its own metadata refresh interval, overriding the refresher's.
+    pub refresh_interval: Option<std::time::Duration>,
 }
 
 impl Partner {
@@ -215,6 +217,7 @@ impl TrustStore {
                             accept_security_identifier_information: p.accept_security_identifier_information,
                             metadata: p.metadata.clone(),
                             keys: keys.clone(),
+                            refresh_interval: p.refresh_interval,
                         })
                     } else {
                         Arc::clone(p)

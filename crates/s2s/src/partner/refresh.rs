@@ -19,7 +19,7 @@ use crate::metadata::fetch::{FetchOptions, fetch};
 /// How often and how eagerly to refresh.
 #[derive(Debug, Clone)]
 pub struct RefreshPolicy {
-    /// Time between scheduled refreshes of one partner.
+    /// Time between scheduled refreshes of one partner (a partner may override it).
     pub interval: Duration,
     /// Least time between two fetches of one partner's document, however asked.
     pub min_gap: Duration,
@@ -90,6 +90,7 @@ impl RefreshHandle {
 }
 
 struct PartnerState {
+    interval: Duration,
     next_due: Instant,
     last_attempt: Option<Instant>,
     failures: u32,
@@ -146,15 +147,25 @@ impl Refresher {
     fn sync(&mut self, startup: bool) {
         let snap = self.trust.snapshot();
         let now = Instant::now();
-        let names: Vec<String> =
-            snap.partners.iter().filter(|p| p.metadata.is_some()).map(|p| p.name.to_ascii_lowercase()).collect();
-        self.states.retain(|n, _| names.contains(n));
-        for name in names {
-            self.states.entry(name).or_insert_with(|| PartnerState {
-                next_due: if startup { now } else { now + self.policy.interval },
+        let partners: Vec<(String, Duration)> = snap
+            .partners
+            .iter()
+            .filter(|p| p.metadata.is_some())
+            .map(|p| (p.name.to_ascii_lowercase(), p.refresh_interval.unwrap_or(self.policy.interval)))
+            .collect();
+        self.states.retain(|n, _| partners.iter().any(|(p, _)| p == n));
+        for (name, interval) in partners {
+            let state = self.states.entry(name).or_insert_with(|| PartnerState {
+                next_due: if startup { now } else { now + interval },
                 last_attempt: None,
                 failures: 0,
+                interval,
             });
+            if state.interval != interval {
+                // A changed interval applies from the last attempt on.
+                state.next_due = state.last_attempt.unwrap_or(now) + interval;
+                state.interval = interval;
+            }
         }
     }
 
@@ -190,7 +201,7 @@ impl Refresher {
                     tracing::info!(partner = %partner.name, url = %source.url, failures = state.failures, "partner metadata reachable again");
                 }
                 state.failures = 0;
-                state.next_due = Instant::now() + self.policy.interval;
+                state.next_due = Instant::now() + state.interval;
                 let certificates = checked.certificates;
                 let keys = checked.keys.into_iter().map(Arc::new).collect();
                 let changed = self.trust.replace_partner_keys(&partner.name, keys);
@@ -205,7 +216,7 @@ impl Refresher {
                 }
                 state.failures = state.failures.saturating_add(1);
                 let backoff = self.policy.retry.saturating_mul(1 << state.failures.min(16).saturating_sub(1));
-                state.next_due = Instant::now() + backoff.min(self.policy.interval);
+                state.next_due = Instant::now() + backoff.min(state.interval);
                 (RefreshOutcome::Failed(e.clone()), Err(e))
             }
         };

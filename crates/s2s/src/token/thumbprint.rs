@@ -1,6 +1,8 @@
 //! Certificate thumbprints: `x5t` (base64url SHA-1 of the DER certificate, the form Windows shows
 //! re-encoded), `x5t#S256`, and the hex thumbprint admins type. Pure functions, no I/O.
 
+use std::borrow::Cow;
+
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,14 +22,25 @@ pub fn hex_thumbprint(der: &[u8]) -> String {
     hex_upper(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der).as_ref())
 }
 
-/// Normalises an `x5t` as callers send it: trailing `=` padding dropped.
-pub fn normalize_x5t(x5t: &str) -> &str {
-    x5t.trim_end_matches('=')
+/// Normalises an `x5t` as callers send it to base64url without padding: trailing `=` dropped,
+/// standard-base64 `+`/`/` mapped to `-`/`_`, and a 40-digit hex thumbprint (what admins copy from
+/// certificate tools into clients such as node-sp-auth's `shaThumbprint`) re-encoded. This only
+/// selects a key; the signature is verified regardless.
+pub fn normalize_x5t(x5t: &str) -> Cow<'_, str> {
+    let trimmed = x5t.trim_end_matches('=');
+    if trimmed.len() == 40 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let bytes: Vec<u8> = (0..20).filter_map(|i| u8::from_str_radix(&trimmed[2 * i..2 * i + 2], 16).ok()).collect();
+        return Cow::Owned(URL_SAFE_NO_PAD.encode(bytes));
+    }
+    if trimmed.contains(['+', '/']) {
+        return Cow::Owned(trimmed.replace('+', "-").replace('/', "_"));
+    }
+    Cow::Borrowed(trimmed)
 }
 
 /// Converts an `x5t` to the hex thumbprint, or `None` when it is not base64url of 20 bytes.
 pub fn x5t_to_hex(x5t: &str) -> Option<String> {
-    let raw = URL_SAFE_NO_PAD.decode(normalize_x5t(x5t)).ok()?;
+    let raw = URL_SAFE_NO_PAD.decode(normalize_x5t(x5t).as_bytes()).ok()?;
     (raw.len() == 20).then(|| hex_upper(&raw))
 }
 
@@ -58,6 +71,16 @@ mod tests {
             assert_eq!(x5t_to_hex(x5t).as_deref(), Some(hex.to_uppercase().as_str()));
             assert_eq!(x5t_to_hex(&format!("{x5t}=")).as_deref(), Some(hex.to_uppercase().as_str()));
         }
+    }
+
+    #[test]
+    fn normalizes_the_spellings_callers_send() {
+        let x5t = "i_gz5qfYp5YPWAK1__0YhZnipLI";
+        assert_eq!(normalize_x5t(x5t), x5t);
+        assert_eq!(normalize_x5t("i_gz5qfYp5YPWAK1__0YhZnipLI="), x5t);
+        assert_eq!(normalize_x5t("i/gz5qfYp5YPWAK1//0YhZnipLI="), x5t);
+        assert_eq!(normalize_x5t("8BF833E6A7D8A7960F5802B5FFFD188599E2A4B2"), x5t);
+        assert_eq!(normalize_x5t("8bf833e6a7d8a7960f5802b5fffd188599e2a4b2"), x5t);
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn partner(name: &str, app: &str, trust: TrustLevel, enabled: bool) -> Arc<Partn
         accept_security_identifier_information: false,
         metadata: None,
         keys: vec![Arc::new(VerifyingKey::from_certificate(&keys().lync_cert).unwrap())],
+        refresh_interval: None,
     })
 }
 

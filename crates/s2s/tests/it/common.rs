@@ -32,6 +32,12 @@ pub struct TestKey {
     pub signing: Arc<SigningKey>,
 }
 
+impl std::fmt::Debug for TestKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestKey").field("x5t", &self.x5t()).finish_non_exhaustive()
+    }
+}
+
 impl TestKey {
     fn generate(cn: &str) -> Self {
         let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("RSA key generation");
@@ -99,6 +105,7 @@ pub fn lync_partner(keys: Vec<Arc<VerifyingKey>>, metadata: Option<MetadataSourc
         trust_level: TrustLevel::Full,
         enabled: true,
         accept_security_identifier_information: false,
+        refresh_interval: None,
         metadata,
         keys,
     })

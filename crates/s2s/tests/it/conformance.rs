@@ -54,6 +54,7 @@ fn vector_validator(local: LocalIdentity, name: &str, app_id: &str, realm: &str,
         trust_level: TrustLevel::Full,
         enabled: true,
         accept_security_identifier_information: true,
+        refresh_interval: None,
         metadata: None,
         keys: vec![key_a().verifying()],
     });
@@ -106,7 +107,8 @@ fn ms_xoauth_4_2_actor_token() {
 
     // A SharePoint trusting Exchange gets through audience, issuer and realm checks, and stops at
     // the key lookup: nobody has the spec's certificate.
-    let local = LocalIdentity { app_id: SHAREPOINT.into(), realm: XOAUTH_REALM.to_ascii_lowercase(), ..Default::default() };
+    let local =
+        LocalIdentity { app_id: SHAREPOINT.into(), realm: XOAUTH_REALM.to_ascii_lowercase(), ..Default::default() };
     let v = vector_validator(local, "Exchange", EXCHANGE, XOAUTH_REALM, XOAUTH_NBF + 60);
     let err = v.validate(&token, "contoso.com").unwrap_err();
     assert_eq!(err.kind, RejectionKind::NoCertificateFound, "{err}");
@@ -144,7 +146,8 @@ fn ms_xoauth_4_4_outer_token_with_actort() {
     assert_eq!(inner.claims.nameid, c.iss, "outer iss = actor nameid");
 
     // The validator follows `actort` into the actor and stops at the (unknown) key.
-    let local = LocalIdentity { app_id: SHAREPOINT.into(), realm: XOAUTH_REALM.to_ascii_lowercase(), ..Default::default() };
+    let local =
+        LocalIdentity { app_id: SHAREPOINT.into(), realm: XOAUTH_REALM.to_ascii_lowercase(), ..Default::default() };
     let v = vector_validator(local, "Exchange", EXCHANGE, XOAUTH_REALM, XOAUTH_NBF + 60);
     assert_eq!(v.validate(&token, "contoso.com").unwrap_err().kind, RejectionKind::NoCertificateFound);
 }

@@ -79,7 +79,8 @@ impl Fixture {
     /// The server publishes key A; the partner starts with key A; the refresher is running and
     /// has done its start-up fetch.
     async fn start() -> Self {
-        let server = Arc::new(MetadataServer { answer: Mutex::new((StatusCode::OK, String::new())), hits: AtomicUsize::new(0) });
+        let server =
+            Arc::new(MetadataServer { answer: Mutex::new((StatusCode::OK, String::new())), hits: AtomicUsize::new(0) });
         server.publish(&[key_a()]);
         let url = serve_metadata(Arc::clone(&server)).await;
         let source = MetadataSource { url, allow_http: true, ca_pem: None };

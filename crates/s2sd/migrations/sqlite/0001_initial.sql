@@ -16,7 +16,9 @@ CREATE TABLE oauth_config (
     service_name              TEXT NOT NULL,
     hostnames                 TEXT NOT NULL DEFAULT '[]', -- JSON array of strings
     additional_realms         TEXT NOT NULL DEFAULT '[]', -- JSON array of strings
-    exchange_autodiscover_url TEXT
+    exchange_autodiscover_url TEXT,
+    auto_renew_before_days    INTEGER,                      -- both set: certificate auto-renewal is on
+    auto_renew_lead_days      INTEGER
 ) STRICT;
 
 -- Our issuer certificates: at most one per role.
@@ -45,6 +47,7 @@ CREATE TABLE partners (
     tls_ca_pem          TEXT,
     metadata_fetched_at INTEGER,
     metadata_status     TEXT,                                   -- 'ok' or a one-line error
+    metadata_refresh_interval INTEGER,                          -- seconds; NULL = the server's default
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
 ) STRICT;

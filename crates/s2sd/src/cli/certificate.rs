@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::{Printer, now, rfc3339};
 use crate::issuer::{self, CertificateInfo, IssuerCertificate};
-use crate::store::{CertificateRecord, CertificateRole, Store};
+use crate::store::{AutoRenew, CertificateRecord, CertificateRole, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -39,6 +39,46 @@ pub enum Cmd {
         /// Read the PFX password from this environment variable.
         #[arg(long)]
         password_env: Option<String>,
+    },
+    /// Stage the next certificate: published at once, signing from the effective date
+    /// (Set-CsCertificate -Roll -EffectiveDate, Set-AuthConfig -NewCertificateEffectiveDate).
+    Roll {
+        /// `new` for a new self-signed certificate, or a PFX/PEM file.
+        #[arg(long)]
+        certificate: String,
+        /// When it starts signing: RFC 3339 (2026-12-01T00:00:00Z) or a date (2026-12-01, midnight UTC).
+        #[arg(long)]
+        effective_date: String,
+        /// Stage it even when partners would have less than 48 hours to read it from our metadata.
+        #[arg(long)]
+        force: bool,
+        /// The private key, when the PEM file holds only the certificate.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Read the PFX password from this file (first line).
+        #[arg(long, conflicts_with = "password_env")]
+        password_file: Option<PathBuf>,
+        /// Read the PFX password from this environment variable.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// RSA key size for `new`.
+        #[arg(long, default_value_t = 2048)]
+        key_size: usize,
+        /// Validity in days for `new`.
+        #[arg(long, default_value_t = 730)]
+        validity_days: u32,
+    },
+    /// Let running servers create and stage the next self-signed certificate by themselves.
+    AutoRenew {
+        /// Renew when the current certificate expires within this many days.
+        #[arg(long, required_unless_present = "off")]
+        renew_before: Option<u32>,
+        /// The new certificate starts signing this many days after it is staged (at least 2).
+        #[arg(long, required_unless_present = "off")]
+        lead: Option<u32>,
+        /// Turn automatic renewal off.
+        #[arg(long, conflicts_with_all = ["renew_before", "lead"])]
+        off: bool,
     },
     /// List certificates: role, thumbprint, x5t, expiry.
     List,
@@ -101,6 +141,65 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             )
             .with_context(|| format!("cannot import {}", file.display()))?;
             install(store, cert, out, "imported").await?;
+        }
+        Cmd::Roll { certificate, effective_date, force, key, password_file, password_env, key_size, validity_days } => {
+            let config = store
+                .oauth_config()
+                .await?
+                .context("set the realm first: s2sd oauth-config set --realm <realm> --service-name <name>")?;
+            let effective = parse_date(&effective_date)?;
+            let now = now();
+            let certs = store.certificates().await?;
+            let current = certs.iter().find(|c| c.role == CertificateRole::Current);
+            let cert = if certificate.eq_ignore_ascii_case("new") {
+                let now_dt = time::OffsetDateTime::from_unix_timestamp(now)?;
+                issuer::generate(&config.realm, &config.additional_realms, key_size, validity_days, now_dt)?
+            } else {
+                load_file(std::path::Path::new(&certificate), key, password_file, password_env)?
+            };
+            check_roll(&cert.info, effective, now, current.map(|c| c.not_after), force)?;
+            let info = cert.info.clone();
+            let record = record_for(cert, CertificateRole::Next, Some(effective), now);
+            store.stage_next_certificate(&record).await?;
+            out.emit(
+                format!(
+                    "Certificate {} staged as next: published in our metadata now, signing from {} ({} h from now).\nThe current certificate stays published until it expires or `s2sd certificate remove --previous`.",
+                    info.thumbprint,
+                    rfc3339(effective),
+                    (effective - now) / 3600
+                ),
+                serde_json::json!({"thumbprint": info.thumbprint, "x5t": info.x5t, "role": "next", "effective_at": rfc3339(effective)}),
+            );
+        }
+        Cmd::AutoRenew { renew_before, lead, off } => {
+            let mut config = store
+                .oauth_config()
+                .await?
+                .context("set the realm first: s2sd oauth-config set --realm <realm> --service-name <name>")?;
+            config.auto_renew = match (off, renew_before, lead) {
+                (true, _, _) => None,
+                (false, Some(before), Some(lead)) => {
+                    if lead < 2 {
+                        bail!("--lead must be at least 2 days: partners need 48 hours to read the next certificate");
+                    }
+                    if lead >= before {
+                        bail!(
+                            "--lead ({lead} days) must be shorter than --renew-before ({before} days), or the current certificate expires before the next one signs"
+                        );
+                    }
+                    Some(AutoRenew { renew_before_days: before, lead_days: lead })
+                }
+                _ => bail!("give --renew-before DAYS and --lead DAYS, or --off"),
+            };
+            store.set_oauth_config(&config).await?;
+            let text = match config.auto_renew {
+                Some(a) => format!(
+                    "Automatic renewal on: running servers stage a new certificate {} days before the current one expires, signing {} days later.",
+                    a.renew_before_days, a.lead_days
+                ),
+                None => "Automatic renewal off.".into(),
+            };
+            out.emit(text, serde_json::json!({"auto_renew": config.auto_renew}));
         }
         Cmd::List => {
             let certs = store.certificates().await?;
@@ -198,18 +297,104 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// The store record for a certificate with its key.
+pub(crate) fn record_for(
+    cert: IssuerCertificate,
+    role: CertificateRole,
+    effective_at: Option<i64>,
+    now: i64,
+) -> CertificateRecord {
+    CertificateRecord {
+        thumbprint: cert.info.thumbprint.clone(),
+        role,
+        private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
+        not_before: cert.info.not_before,
+        not_after: cert.info.not_after,
+        cert_der: cert.cert_der,
+        effective_at,
+        created_at: now,
+    }
+}
+
+/// Refuses a rollover that would make partners refuse our tokens.
+fn check_roll(
+    next: &CertificateInfo,
+    effective: i64,
+    now: i64,
+    current_not_after: Option<i64>,
+    force: bool,
+) -> anyhow::Result<()> {
+    if effective >= next.not_after {
+        bail!(
+            "the new certificate expires on {}, before its effective date {}",
+            rfc3339(next.not_after),
+            rfc3339(effective)
+        );
+    }
+    if effective < next.not_before {
+        bail!(
+            "the new certificate is not valid before {}, after its effective date {}",
+            rfc3339(next.not_before),
+            rfc3339(effective)
+        );
+    }
+    let lead = effective - now;
+    if lead < MIN_LEAD_SECONDS && !force {
+        bail!(
+            "the effective date is only {} h away: partners read our metadata on their own schedule and need at least 48 h to learn the new certificate before it signs (pass --force to stage it anyway)",
+            lead.max(0) / 3600
+        );
+    }
+    if let Some(expiry) = current_not_after.filter(|e| *e < effective)
+        && !force
+    {
+        bail!(
+            "the current certificate expires on {}, before the effective date {}: our tokens would be refused in between (choose an earlier date, or --force)",
+            rfc3339(expiry),
+            rfc3339(effective)
+        );
+    }
+    Ok(())
+}
+
+/// Partners need this long to read a staged certificate from our metadata.
+const MIN_LEAD_SECONDS: i64 = 48 * 3600;
+
+fn parse_date(text: &str) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t.unix_timestamp());
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    match time::Date::parse(text, &format) {
+        Ok(d) => Ok(d.midnight().assume_utc().unix_timestamp()),
+        Err(_) => bail!("`{text}` is not a date: use RFC 3339 (2026-12-01T00:00:00Z) or YYYY-MM-DD"),
+    }
+}
+
+fn load_file(
+    file: &std::path::Path,
+    key: Option<PathBuf>,
+    password_file: Option<PathBuf>,
+    password_env: Option<String>,
+) -> anyhow::Result<IssuerCertificate> {
+    let data = read_limited(file)?;
+    let key_pem = key.as_ref().map(|k| read_limited(k)).transpose()?;
+    let looks_pem = data
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(10)
+        .copied()
+        .collect::<Vec<_>>()
+        .starts_with(b"-----BEGIN");
+    let password = if looks_pem { None } else { Some(password(password_file.as_deref(), password_env.as_deref())?) };
+    issuer::import(&data, key_pem.as_deref().map(|k| k.as_slice()), password.as_deref().map(|p| p.as_str()))
+        .with_context(|| format!("cannot import {}", file.display()))
+}
+
 async fn install(store: &Arc<dyn Store>, cert: IssuerCertificate, out: &Printer, verb: &str) -> anyhow::Result<()> {
     let info = cert.info.clone();
-    let record = CertificateRecord {
-        thumbprint: info.thumbprint.clone(),
-        role: CertificateRole::Current,
-        cert_der: cert.cert_der.clone(),
-        private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
-        not_before: info.not_before,
-        not_after: info.not_after,
-        effective_at: None,
-        created_at: now(),
-    };
+    let record = record_for(cert, CertificateRole::Current, None, now());
     store.install_current_certificate(&record).await?;
     out.emit(
         format!(

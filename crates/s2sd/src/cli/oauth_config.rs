@@ -74,6 +74,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                     ),
                     None => existing.as_ref().and_then(|c| c.exchange_autodiscover_url.clone()),
                 },
+                auto_renew: existing.as_ref().and_then(|c| c.auto_renew),
             };
             store.set_oauth_config(&config).await?;
             out.emit(format!("OAuth configuration saved.\n{}", describe(&config)), serde_json::to_value(&config)?);

@@ -44,6 +44,9 @@ pub enum Cmd {
         /// Trust this PEM CA (or self-signed certificate) for the metadata URL's TLS.
         #[arg(long)]
         tls_ca: Option<PathBuf>,
+        /// Refresh its metadata every this many seconds (default: the server's interval).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(60..))]
+        metadata_refresh_interval: Option<i64>,
         /// Register it disabled.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         enabled: bool,
@@ -74,6 +77,9 @@ pub enum Cmd {
         /// Trust this PEM CA for the metadata URL's TLS.
         #[arg(long)]
         tls_ca: Option<PathBuf>,
+        /// Refresh its metadata every this many seconds (0 = the server's interval).
+        #[arg(long, value_parser = clap::value_parser!(i64).range(0..))]
+        metadata_refresh_interval: Option<i64>,
         /// Replace the certificate of a partner registered without metadata.
         #[arg(long)]
         certificate: Option<PathBuf>,
@@ -101,6 +107,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             trust_level,
             allow_http_metadata,
             tls_ca,
+            metadata_refresh_interval,
             enabled,
         } => {
             let name = identity.trim().to_owned();
@@ -126,6 +133,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 certificates: Vec::new(),
                 metadata_fetched_at: None,
                 metadata_status: None,
+                metadata_refresh_interval,
                 created_at: now,
                 updated_at: now,
             };
@@ -177,7 +185,16 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             let p = get(store, &name).await?;
             out.emit(describe(&p, now()), json(&p, now()));
         }
-        Cmd::Set { name, enabled, trust_level, metadata_url, allow_http_metadata, tls_ca, certificate } => {
+        Cmd::Set {
+            name,
+            enabled,
+            trust_level,
+            metadata_url,
+            allow_http_metadata,
+            tls_ca,
+            metadata_refresh_interval,
+            certificate,
+        } => {
             let mut p = get(store, &name).await?;
             let now = now();
             let mut changes = Vec::new();
@@ -197,6 +214,16 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 p.tls_ca_pem = Some(read_ca(&ca)?);
                 changes.push(format!("TLS CA = {}", ca.display()));
             }
+            if let Some(secs) = metadata_refresh_interval {
+                if (1..60).contains(&secs) {
+                    bail!("--metadata-refresh-interval must be at least 60 seconds (or 0 for the server's interval)");
+                }
+                p.metadata_refresh_interval = (secs > 0).then_some(secs);
+                changes.push(format!(
+                    "metadata refresh interval = {}",
+                    if secs > 0 { format!("{secs} s") } else { "server default".into() }
+                ));
+            }
             if let Some(url) = metadata_url {
                 apply_metadata(&mut p, &url, now).await?;
                 changes.push(format!("metadata URL = {url}"));
@@ -214,7 +241,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             }
             if changes.is_empty() {
                 bail!(
-                    "nothing to change: give --enabled, --trust-level, --metadata-url, --allow-http-metadata, --tls-ca or --certificate"
+                    "nothing to change: give --enabled, --trust-level, --metadata-url, --allow-http-metadata, --tls-ca, --metadata-refresh-interval or --certificate"
                 );
             }
             p.updated_at = now;
@@ -342,19 +369,21 @@ fn json(record: &PartnerRecord, now: i64) -> serde_json::Value {
         "tls_ca": record.tls_ca_pem.is_some(),
         "metadata_fetched_at": record.metadata_fetched_at.map(rfc3339),
         "metadata_status": record.metadata_status,
+        "metadata_refresh_interval": record.metadata_refresh_interval,
         "keys": keys(record, now),
     })
 }
 
 fn describe(record: &PartnerRecord, now: i64) -> String {
     let mut text = format!(
-        "Identity:            {}\nApplicationId:       {}\nRealm:               {}\nTrustLevel:          {}\nEnabled:             {}\nMetadataUrl:         {}\nLastMetadataFetch:   {}",
+        "Identity:            {}\nApplicationId:       {}\nRealm:               {}\nTrustLevel:          {}\nEnabled:             {}\nMetadataUrl:         {}\nRefreshInterval:     {}\nLastMetadataFetch:   {}",
         record.name,
         record.application_id,
         record.realm,
         record.trust_level,
         record.enabled,
         record.metadata_url.as_deref().unwrap_or("(none: certificate registered by hand)"),
+        record.metadata_refresh_interval.map_or_else(|| "server default".to_owned(), |s| format!("{s} s")),
         match (&record.metadata_fetched_at, &record.metadata_status) {
             (Some(at), Some(status)) => format!("{} — {status}", rfc3339(*at)),
             _ => "never".into(),

@@ -7,6 +7,7 @@
 //! messages are written here and carry no key bytes, and `Debug` output redacts the key.
 
 mod certificate;
+pub mod rollover;
 
 pub use certificate::{
     CertificateError, CertificateInfo, IssuerCertificate, MAX_INPUT_BYTES, export_pem, generate, generate_tls, import,

@@ -89,6 +89,7 @@ pub async fn start(
 ) -> Result<Running, ServerError> {
     let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: "?".into(), source })?;
     listener.set_nonblocking(true).map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
+    metrics_handle();
     let state = AppState::start(store, clock.clone(), options.refresh.clone(), options.poll, cancel.clone()).await?;
     let app = router(state.clone());
     let listen_err = move |source| ServerError::Listen { addr: addr.to_string(), source };
@@ -97,6 +98,7 @@ pub async fn start(
             let now =
                 time::OffsetDateTime::from_unix_timestamp(clock.now()).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
             let (config, cert) = source.config(now).await?;
+            tokio::spawn(tls::watch(config.clone(), source.clone(), cancel.clone()));
             let handle = axum_server::Handle::new();
             let server = axum_server::from_tcp_rustls(listener, config).map_err(listen_err)?.handle(handle.clone());
             tokio::spawn(async move {
@@ -126,6 +128,7 @@ pub fn router(state: AppState) -> Router {
     router
         .route("/s2s/whoami", get(whoami).post(whoami))
         .route("/healthz", get(health))
+        .route("/metrics", get(metrics_text))
         .fallback(not_found)
         .layer(S2sLayer::new(state.auth.clone()))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -164,8 +167,10 @@ async fn whoami(Caller(caller): Caller) -> Response {
 async fn health(State(state): State<AppState>) -> Response {
     let snapshot = state.trust.load();
     let identity = state.issuer.identity();
+    let schedule = state.schedule.load();
     Json(serde_json::json!({
-        "status": "ok",
+        "status": if schedule.expiring.is_empty() { "ok" } else { "warning" },
+        "expiring_certificates": schedule.expiring,
         "config_version": state.version.load(std::sync::atomic::Ordering::Relaxed),
         "realm": snapshot.local.realm,
         "service_name": snapshot.local.app_id,
@@ -173,6 +178,22 @@ async fn health(State(state): State<AppState>) -> Response {
         "partners": snapshot.partners.len(),
     }))
     .into_response()
+}
+
+async fn metrics_text() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics_handle().render()).into_response()
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+fn metrics_handle() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed by an embedding program; ours then stays empty.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
 }
 
 async fn not_found(uri: Uri) -> Response {

@@ -16,8 +16,18 @@ use s2s::partner::refresh::{self, FetchReport, RefreshPolicy};
 use s2s::validate::Validator;
 use tokio_util::sync::CancellationToken;
 
+use crate::issuer::rollover;
 use crate::store::{Store, StoreError};
-use crate::trust;
+use crate::trust::{self, Expiring};
+
+/// What the clock will change, and what is about to expire.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    /// Certificates within the warning window.
+    pub expiring: Vec<Expiring>,
+    /// When to reload even without a store change.
+    pub next_change_at: Option<i64>,
+}
 
 /// What handlers share.
 #[derive(Clone)]
@@ -34,6 +44,8 @@ pub struct AppState {
     pub metadata: Arc<ArcSwap<MetadataDocument>>,
     /// The store version currently in force.
     pub version: Arc<std::sync::atomic::AtomicI64>,
+    /// Certificates nearing expiry, and when the configuration next changes by the clock.
+    pub schedule: Arc<ArcSwap<Schedule>>,
     /// Time.
     pub clock: SharedClock,
 }
@@ -51,6 +63,8 @@ impl AppState {
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
+        report_expiring(&[], &loaded.expiring);
+        let schedule = Schedule { expiring: loaded.expiring, next_change_at: loaded.next_change_at };
         let trust = Arc::new(TrustStore::new(loaded.local, loaded.partners));
         let validator = Arc::new(Validator::new(Arc::clone(&trust), clock.clone()));
         let issuer = Arc::new(Issuer::new(loaded.issuer, clock.clone()));
@@ -75,24 +89,39 @@ impl AppState {
             issuer,
             metadata: Arc::new(ArcSwap::from_pointee(loaded.metadata)),
             version: Arc::new(std::sync::atomic::AtomicI64::new(loaded.version)),
+            schedule: Arc::new(ArcSwap::from_pointee(schedule)),
             clock,
         };
         tokio::spawn(state.clone().watch(poll, cancel));
         Ok(state)
     }
 
-    /// Polls the store version and reloads on change; also reloads once a minute so effective dates take hold.
+    /// Polls the store version and reloads on change; applies the rollover rules when the clock
+    /// reaches a scheduled change, and at least once a minute.
     async fn watch(self, poll: Duration, cancel: CancellationToken) {
         let mut ticker = tokio::time::interval(poll);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut since_reload = Duration::ZERO;
+        let mut since_maintenance = Duration::ZERO;
         let mut failing = false;
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            since_reload += poll;
+            since_maintenance += poll;
+            let now = self.clock.now();
+            let due = self.schedule.load().next_change_at.is_some_and(|t| t <= now);
+            if due || since_maintenance >= Duration::from_secs(60) {
+                since_maintenance = Duration::ZERO;
+                match rollover::maintain(self.store.as_ref(), now).await {
+                    Ok(actions) => {
+                        for action in actions {
+                            tracing::info!(?action, "certificate rollover");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "certificate rollover failed; will retry"),
+                }
+            }
             let current = self.version.load(std::sync::atomic::Ordering::Relaxed);
             let changed = match self.store.version().await {
                 Ok(v) => {
@@ -110,11 +139,10 @@ impl AppState {
                     false
                 }
             };
-            if changed || since_reload >= Duration::from_secs(60) {
-                since_reload = Duration::ZERO;
-                if let Err(e) = self.reload().await {
-                    tracing::warn!(error = %e, "configuration reload failed; serving the last configuration");
-                }
+            if (changed || due)
+                && let Err(e) = self.reload().await
+            {
+                tracing::warn!(error = %e, "configuration reload failed; serving the last configuration");
             }
         }
     }
@@ -129,9 +157,22 @@ impl AppState {
                 tracing::warn!("{w}");
             }
         }
+        report_expiring(&self.schedule.load().expiring, &loaded.expiring);
         self.trust.publish(loaded.local, loaded.partners);
         self.issuer.set_identity(loaded.issuer);
         self.metadata.store(Arc::new(loaded.metadata));
+        self.schedule.store(Arc::new(Schedule { expiring: loaded.expiring, next_change_at: loaded.next_change_at }));
         Ok(())
+    }
+}
+
+/// Logs certificates that newly entered the warning window, and sets the expiry gauges.
+fn report_expiring(before: &[Expiring], now: &[Expiring]) {
+    for e in now {
+        if !before.iter().any(|b| b.x5t == e.x5t && b.owner == e.owner) {
+            tracing::warn!(owner = %e.owner, x5t = %e.x5t, days_left = e.days_left, "certificate expires soon");
+        }
+        metrics::gauge!("s2s_certificate_days_left", "owner" => e.owner.clone(), "x5t" => e.x5t.clone())
+            .set(e.days_left as f64);
     }
 }

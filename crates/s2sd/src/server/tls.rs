@@ -96,3 +96,35 @@ fn create_dir(dir: &Path) -> Result<(), TlsError> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir).map_err(|source| TlsError::Io { path: dir.to_owned(), source })
 }
+
+/// Reloads the listener's certificate when its files change (checked every few seconds): a new
+/// TLS certificate takes effect for new connections without a restart.
+pub async fn watch(config: RustlsConfig, source: TlsSource, cancel: tokio_util::sync::CancellationToken) {
+    let (cert, key) = match &source {
+        TlsSource::Files { cert, key } => (cert.clone(), key.clone()),
+        TlsSource::SelfSigned { dir, .. } => (dir.join("tls.crt"), dir.join("tls.key")),
+    };
+    let stamp = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last = (stamp(&cert), stamp(&key));
+    let mut ticker = tokio::time::interval(std::time::Duration::from_secs(2));
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = ticker.tick() => {}
+        }
+        let seen = (stamp(&cert), stamp(&key));
+        if seen == last {
+            continue;
+        }
+        match config.reload_from_pem_file(&cert, &key).await {
+            Ok(()) => {
+                tracing::info!(cert = %cert.display(), "TLS certificate reloaded");
+                last = seen;
+            }
+            // A half-written pair fails to load; the next tick tries again.
+            Err(e) => {
+                tracing::warn!(cert = %cert.display(), error = %e, "TLS certificate changed but cannot be loaded yet")
+            }
+        }
+    }
+}

@@ -33,6 +33,18 @@ pub struct OAuthConfig {
     pub hostnames: Vec<String>,
     pub additional_realms: Vec<String>,
     pub exchange_autodiscover_url: Option<String>,
+    /// Automatic renewal of our issuer certificate; `None` = off.
+    #[serde(default)]
+    pub auto_renew: Option<AutoRenew>,
+}
+
+/// When a running server creates and stages the next self-signed issuer certificate by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutoRenew {
+    /// Renew when the current certificate expires within this many days.
+    pub renew_before_days: u32,
+    /// The new certificate starts signing this many days after it is staged.
+    pub lead_days: u32,
 }
 
 /// Where an issuer certificate stands in the rollover. Stored as `current`, `next`, `previous`.
@@ -88,6 +100,9 @@ pub struct PartnerRecord {
     pub metadata_fetched_at: Option<i64>,
     /// `ok` or a one-line error of the last metadata fetch.
     pub metadata_status: Option<String>,
+    /// This partner's metadata refresh interval in seconds; `None` = the server's default.
+    #[serde(default)]
+    pub metadata_refresh_interval: Option<i64>,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -153,12 +168,10 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a next certificate (replacing an existing next one). One transaction.
     /// `record.role` is ignored. [`StoreError::Duplicate`] when the thumbprint is stored as the
     /// current or previous certificate.
-    #[allow(dead_code)] // the contract for certificate rollover (`certificate roll`), tested by the suite
     async fn stage_next_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError>;
 
     /// Promotes next to current (current -> previous, old previous deleted). Returns false when
     /// there is no next.
-    #[allow(dead_code)] // the contract for certificate rollover (`certificate roll`), tested by the suite
     async fn promote_next_certificate(&self) -> Result<bool, StoreError>;
 
     /// Removes the certificate with this thumbprint (compared case-insensitively), whatever its

@@ -14,7 +14,7 @@ use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{Sqlite, Transaction};
 
-use super::{CertificateRecord, CertificateRole, OAuthConfig, PartnerRecord, Store, StoreError};
+use super::{AutoRenew, CertificateRecord, CertificateRole, OAuthConfig, PartnerRecord, Store, StoreError};
 
 /// The embedded schema migrations.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -38,6 +38,8 @@ struct OAuthConfigRow {
     hostnames: String,
     additional_realms: String,
     exchange_autodiscover_url: Option<String>,
+    auto_renew_before_days: Option<i64>,
+    auto_renew_lead_days: Option<i64>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -64,6 +66,7 @@ struct PartnerRow {
     tls_ca_pem: Option<String>,
     metadata_fetched_at: Option<i64>,
     metadata_status: Option<String>,
+    metadata_refresh_interval: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -149,7 +152,8 @@ impl Store for SqliteStore {
 
     async fn oauth_config(&self) -> Result<Option<OAuthConfig>, StoreError> {
         let row = sqlx::query_as::<_, OAuthConfigRow>(
-            "SELECT realm, service_name, hostnames, additional_realms, exchange_autodiscover_url \
+            "SELECT realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
+                 auto_renew_before_days, auto_renew_lead_days \
              FROM oauth_config WHERE id = 1",
         )
         .fetch_optional(&self.pool)
@@ -163,20 +167,25 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO oauth_config \
-                 (id, realm, service_name, hostnames, additional_realms, exchange_autodiscover_url) \
-             VALUES (1, ?, ?, ?, ?, ?) \
+                 (id, realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
+                  auto_renew_before_days, auto_renew_lead_days) \
+             VALUES (1, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (id) DO UPDATE SET \
                  realm = excluded.realm, \
                  service_name = excluded.service_name, \
                  hostnames = excluded.hostnames, \
                  additional_realms = excluded.additional_realms, \
-                 exchange_autodiscover_url = excluded.exchange_autodiscover_url",
+                 exchange_autodiscover_url = excluded.exchange_autodiscover_url, \
+                 auto_renew_before_days = excluded.auto_renew_before_days, \
+                 auto_renew_lead_days = excluded.auto_renew_lead_days",
         )
         .bind(&config.realm)
         .bind(&config.service_name)
         .bind(hostnames)
         .bind(additional_realms)
         .bind(config.exchange_autodiscover_url.as_deref())
+        .bind(config.auto_renew.map(|a| i64::from(a.renew_before_days)))
+        .bind(config.auto_renew.map(|a| i64::from(a.lead_days)))
         .execute(&mut *tx)
         .await?;
         Self::bump_and_commit(tx).await
@@ -244,7 +253,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query_as::<_, PartnerRow>(
             "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
-                 tls_ca_pem, metadata_fetched_at, metadata_status, created_at, updated_at \
+                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, created_at, updated_at \
              FROM partners ORDER BY name",
         )
         .fetch_all(&mut *tx)
@@ -274,7 +283,7 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query_as::<_, PartnerRow>(
             "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
-                 tls_ca_pem, metadata_fetched_at, metadata_status, created_at, updated_at \
+                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, created_at, updated_at \
              FROM partners WHERE name = ?",
         )
         .bind(name)
@@ -293,8 +302,9 @@ impl Store for SqliteStore {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
-                 allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
+                 created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&record.name)
         .bind(&record.application_id)
@@ -306,6 +316,7 @@ impl Store for SqliteStore {
         .bind(record.tls_ca_pem.as_deref())
         .bind(record.metadata_fetched_at)
         .bind(record.metadata_status.as_deref())
+        .bind(record.metadata_refresh_interval)
         .bind(record.created_at)
         .bind(record.updated_at)
         .execute(&mut *tx)
@@ -322,7 +333,7 @@ impl Store for SqliteStore {
         let updated = sqlx::query(
             "UPDATE partners SET name = ?, application_id = ?, realm = ?, metadata_url = ?, trust_level = ?, \
                  enabled = ?, allow_http_metadata = ?, tls_ca_pem = ?, metadata_fetched_at = ?, \
-                 metadata_status = ?, created_at = ?, updated_at = ? \
+                 metadata_status = ?, metadata_refresh_interval = ?, created_at = ?, updated_at = ? \
              WHERE name = ?",
         )
         .bind(&record.name)
@@ -335,6 +346,7 @@ impl Store for SqliteStore {
         .bind(record.tls_ca_pem.as_deref())
         .bind(record.metadata_fetched_at)
         .bind(record.metadata_status.as_deref())
+        .bind(record.metadata_refresh_interval)
         .bind(record.created_at)
         .bind(record.updated_at)
         .bind(&record.name)
@@ -400,6 +412,13 @@ impl TryFrom<OAuthConfigRow> for OAuthConfig {
             hostnames: parse_json_list(&row.hostnames, "hostnames")?,
             additional_realms: parse_json_list(&row.additional_realms, "additional_realms")?,
             exchange_autodiscover_url: row.exchange_autodiscover_url,
+            auto_renew: match (row.auto_renew_before_days, row.auto_renew_lead_days) {
+                (Some(before), Some(lead)) => Some(AutoRenew {
+                    renew_before_days: u32::try_from(before).map_err(|e| corrupt("auto_renew_before_days", e))?,
+                    lead_days: u32::try_from(lead).map_err(|e| corrupt("auto_renew_lead_days", e))?,
+                }),
+                _ => None,
+            },
         })
     }
 }
@@ -502,6 +521,7 @@ fn partner_record(row: PartnerRow, certificates: Vec<Vec<u8>>) -> PartnerRecord 
         certificates,
         metadata_fetched_at: row.metadata_fetched_at,
         metadata_status: row.metadata_status,
+        metadata_refresh_interval: row.metadata_refresh_interval,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }
@@ -527,4 +547,8 @@ fn parse_json_list(text: &str, column: &'static str) -> Result<Vec<String>, Stor
         column,
         detail: format!("not a JSON array of strings: {error}"),
     })
+}
+
+fn corrupt(column: &'static str, error: impl std::fmt::Display) -> StoreError {
+    StoreError::CorruptValue { table: "oauth_config", column, detail: error.to_string() }
 }

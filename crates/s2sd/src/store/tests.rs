@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 
-use super::{CertificateRecord, CertificateRole, OAuthConfig, PartnerRecord, Store, StoreError, StoreUrl, open};
+use super::{
+    AutoRenew, CertificateRecord, CertificateRole, OAuthConfig, PartnerRecord, Store, StoreError, StoreUrl, open,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -35,6 +37,7 @@ fn oauth_config() -> OAuthConfig {
         exchange_autodiscover_url: Some(String::from(
             "https://autodiscover.litwareinc.com/autodiscover/autodiscover.svc",
         )),
+        auto_renew: Some(AutoRenew { renew_before_days: 60, lead_days: 30 }),
     }
 }
 
@@ -70,6 +73,7 @@ fn partner(name: &str) -> PartnerRecord {
         certificates: vec![format!("{name} cert 1").into_bytes(), format!("{name} cert 2").into_bytes()],
         metadata_fetched_at: None,
         metadata_status: None,
+        metadata_refresh_interval: None,
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
     }
@@ -341,6 +345,7 @@ async fn update_partner_replaces_it_wholly(store: Arc<dyn Store>) {
         certificates: vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()],
         metadata_fetched_at: Some(5),
         metadata_status: Some(String::from("HTTP 404")),
+        metadata_refresh_interval: Some(900),
         created_at: 1,
         updated_at: 2,
     };

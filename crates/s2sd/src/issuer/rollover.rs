@@ -1,0 +1,105 @@
+//! Rollover rules a running node applies on its own: promote the next certificate once its
+//! effective date has come (the current one becomes previous and stays published until it
+//! expires), and, when automatic renewal is on, create and stage a new self-signed certificate
+//! when the current one nears expiry. Every change is one store write; several nodes may race
+//! harmlessly (the store serialises writes).
+
+use time::OffsetDateTime;
+
+use super::certificate::{self, CertificateError};
+use crate::store::{CertificateRecord, CertificateRole, Store, StoreError};
+
+/// What a maintenance pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The next certificate became current.
+    Promoted {
+        /// Its thumbprint.
+        thumbprint: String,
+    },
+    /// A new certificate was staged by automatic renewal.
+    Staged {
+        /// Its thumbprint.
+        thumbprint: String,
+        /// When it starts signing.
+        effective_at: i64,
+    },
+}
+
+/// Why a maintenance pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RolloverError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Generating the renewal certificate failed.
+    #[error("automatic renewal could not create a certificate: {0}")]
+    Generate(#[from] CertificateError),
+}
+
+/// Applies the rollover rules at `now`.
+pub async fn maintain(store: &dyn Store, now: i64) -> Result<Vec<Action>, RolloverError> {
+    let mut actions = Vec::new();
+    let certificates = store.certificates().await?;
+    let next = certificates.iter().find(|c| c.role == CertificateRole::Next);
+    if let Some(next) = next.filter(|n| n.effective_at.is_some_and(|at| at <= now)) {
+        if store.promote_next_certificate().await? {
+            actions.push(Action::Promoted { thumbprint: next.thumbprint.clone() });
+        }
+        return Ok(actions);
+    }
+    if next.is_none()
+        && let Some(action) = renew(store, &certificates, now).await?
+    {
+        actions.push(action);
+    }
+    Ok(actions)
+}
+
+/// When the next maintenance decision falls due, given the stored certificates and renewal policy.
+pub fn next_due(certificates: &[CertificateRecord], renew_before_days: Option<u32>) -> Option<i64> {
+    let effective = certificates.iter().filter(|c| c.role == CertificateRole::Next).filter_map(|c| c.effective_at);
+    let renewal = renew_before_days.and_then(|days| {
+        let has_next = certificates.iter().any(|c| c.role == CertificateRole::Next);
+        let current = certificates.iter().find(|c| c.role == CertificateRole::Current)?;
+        (!has_next).then(|| current.not_after - i64::from(days) * 86_400)
+    });
+    effective.chain(renewal).min()
+}
+
+async fn renew(
+    store: &dyn Store,
+    certificates: &[CertificateRecord],
+    now: i64,
+) -> Result<Option<Action>, RolloverError> {
+    let Some(config) = store.oauth_config().await? else { return Ok(None) };
+    let Some(policy) = config.auto_renew else { return Ok(None) };
+    let Some(current) = certificates.iter().find(|c| c.role == CertificateRole::Current) else { return Ok(None) };
+    if current.not_after - now > i64::from(policy.renew_before_days) * 86_400 {
+        return Ok(None);
+    }
+    let key_bits = current_key_bits(current).unwrap_or(2048);
+    let validity_days = u32::try_from((current.not_after - current.not_before) / 86_400).unwrap_or(730).clamp(30, 3650);
+    let now_dt = OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let cert = certificate::generate(&config.realm, &config.additional_realms, key_bits, validity_days, now_dt)?;
+    let effective_at = (now + i64::from(policy.lead_days) * 86_400).min(current.not_after);
+    let record = CertificateRecord {
+        thumbprint: cert.info.thumbprint.clone(),
+        role: CertificateRole::Next,
+        private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
+        not_before: cert.info.not_before,
+        not_after: cert.info.not_after,
+        cert_der: cert.cert_der,
+        effective_at: Some(effective_at),
+        created_at: now,
+    };
+    store.stage_next_certificate(&record).await?;
+    Ok(Some(Action::Staged { thumbprint: record.thumbprint, effective_at }))
+}
+
+fn current_key_bits(current: &CertificateRecord) -> Option<usize> {
+    certificate::CertificateInfo::from_der(&current.cert_der)
+        .ok()
+        .map(|i| i.key_bits)
+        .filter(|b| [2048, 3072, 4096].contains(b))
+}

@@ -1,0 +1,10 @@
+//! The s2sd node: configuration store, our issuer certificates, the server, and the admin CLI.
+//! The binary (`main.rs`) only parses the command line and dispatches here; tests drive the same
+//! code in-process.
+
+pub mod cli;
+pub mod diagnosis;
+pub mod issuer;
+pub mod server;
+pub mod store;
+pub mod trust;

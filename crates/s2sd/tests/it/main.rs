@@ -1,0 +1,12 @@
+//! The s2sd integration tests: one binary driving the real `s2sd` executable — the admin CLI
+//! against a fresh SQLite store per test (assert_cmd), and `s2sd serve` processes on 127.0.0.1
+//! (ephemeral ports, killed on drop) probed with curl.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod certificate;
+mod oauth_config;
+mod partner_application;
+mod serve;
+mod support;
+mod two_node;
