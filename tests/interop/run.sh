@@ -1,0 +1,309 @@
+#!/usr/bin/env bash
+# Interop checks: real third-party clients (PyJWT + cryptography from PyPI, node-sp-auth from npm)
+# against a real s2sd on 127.0.0.1. See tests/interop/README.md.
+#
+# usage: bash tests/interop/run.sh <path-to-s2sd-binary>
+# Prints `ok - <name>` / `not ok - <name>: <why>` per check, then `N passed, M failed`;
+# exits non-zero if any check failed (or the setup itself failed).
+set -euo pipefail
+
+if [[ $# -ne 1 ]]; then
+  echo "usage: bash tests/interop/run.sh <path-to-s2sd-binary>" >&2
+  exit 2
+fi
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+S2SD="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+if [[ ! -x "$S2SD" ]]; then
+  echo "not an executable: $1" >&2
+  exit 2
+fi
+
+PASSED=0
+FAILED=0
+SERVER_PIDS=()
+T="$(mktemp -d "${TMPDIR:-/tmp}/s2s-interop.XXXXXX")"
+
+cleanup() {
+  local pid
+  for pid in "${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${SERVER_PIDS[@]+"${SERVER_PIDS[@]}"}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok() { echo "ok - $1"; PASSED=$((PASSED + 1)); }
+not_ok() { echo "not ok - $1: $2"; FAILED=$((FAILED + 1)); }
+note() { sed 's/^/# /'; }
+
+# Tallies the `ok - ` / `not ok - ` lines a helper printed (file $2); if it printed none, or
+# exited non-zero without reporting a failure, records a failure named $1.
+tally() {
+  local name="$1" out="$2" rc="$3" n_ok n_bad
+  cat "$out"
+  n_ok=$(grep -c '^ok - ' "$out" || true)
+  n_bad=$(grep -c '^not ok - ' "$out" || true)
+  PASSED=$((PASSED + n_ok))
+  FAILED=$((FAILED + n_bad))
+  if [[ $((n_ok + n_bad)) -eq 0 || ($rc -ne 0 && $n_bad -eq 0) ]]; then
+    not_ok "$name" "the helper exited with status $rc (expected checks missing)"
+  fi
+}
+
+finish() {
+  echo "$PASSED passed, $FAILED failed"
+  [[ $FAILED -eq 0 ]]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Tools, installed idempotently (a stamp of the pinned requirement files skips reinstalling).
+
+setup_python() {
+  local venv="$HERE/.venv" stamp
+  stamp="$(sha256sum "$HERE/requirements.txt" | cut -d' ' -f1)"
+  if [[ -x "$venv/bin/python" && "$(cat "$venv/.interop-stamp" 2>/dev/null)" == "$stamp" ]]; then
+    return 0
+  fi
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$HERE/requirements.txt"
+  echo "$stamp" >"$venv/.interop-stamp"
+}
+
+setup_node() {
+  local dir="$HERE/node" stamp
+  stamp="$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)"
+  if [[ -d "$dir/node_modules/node-sp-auth" && "$(cat "$dir/node_modules/.interop-stamp" 2>/dev/null)" == "$stamp" ]]; then
+    return 0
+  fi
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$stamp" >"$dir/node_modules/.interop-stamp"
+}
+
+if ! setup_python >"$T/setup-python.log" 2>&1; then
+  not_ok "setup: python venv with $(tr '\n' ' ' <"$HERE/requirements.txt")" "see log below"
+  note <"$T/setup-python.log"
+  finish
+  exit 1
+fi
+if ! setup_node >"$T/setup-node.log" 2>&1; then
+  not_ok "setup: npm ci in tests/interop/node" "see log below"
+  note <"$T/setup-node.log"
+  finish
+  exit 1
+fi
+PY="$HERE/.venv/bin/python"
+
+# ---------------------------------------------------------------------------------------------
+# s2sd helpers
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+s2sd() { # s2sd <name> <args…>: runs the CLI against $T/<name>.db, output to $T/<name>.cli.log
+  local name="$1"
+  shift
+  "$S2SD" --store "sqlite:$T/$name.db" "$@" 2>>"$T/$name.cli.log"
+}
+
+# start_server <name>: serves store $T/<name>.db over https on a free port (TLS in $T/<name>-tls);
+# sets PORT. Waits at most 10 s in all for /healthz; if the process exits at once (another
+# process took the free port first), tries once more on a fresh port within the same 10 s.
+start_server() {
+  local name="$1" pid deadline=$((SECONDS + 10)) attempt
+  for attempt in 1 2; do
+    PORT="$(free_port)"
+    "$S2SD" --store "sqlite:$T/$name.db" serve --listen "127.0.0.1:$PORT" --tls-dir "$T/$name-tls" \
+      >"$T/$name.serve.log" 2>&1 &
+    pid=$!
+    SERVER_PIDS+=("$pid")
+    while ((SECONDS < deadline)); do
+      if [[ -f "$T/$name-tls/tls.crt" ]] &&
+        curl -sf --max-time 2 --cacert "$T/$name-tls/tls.crt" "https://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+        return 0
+      fi
+      kill -0 "$pid" 2>/dev/null || continue 2
+      sleep 0.2
+    done
+    break
+  done
+  return 1
+}
+
+server_log() { # last lines of a node's CLI and server logs, as diagnostics
+  local f
+  for f in "$T/$1.cli.log" "$T/$1.serve.log"; do
+    if [[ -s "$f" ]]; then tail -n 20 "$f" | note || true; fi
+  done
+  return 0
+}
+
+# A throw-away RSA-2048 certificate + key (PEM).
+make_cert() { # make_cert <base path> <CN>
+  openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 -subj "/CN=$2" \
+    -keyout "$1.key" -out "$1.crt" >/dev/null 2>&1
+}
+
+# ---------------------------------------------------------------------------------------------
+# Check 1: PyJWT verifies our tokens against our published metadata.
+
+EXCHANGE_ID=00000002-0000-0ff1-ce00-000000000000
+A_REALM=litwareinc.com
+A_HOST=mail.litwareinc.com
+
+check_pyjwt() {
+  if ! {
+    s2sd a oauth-config set --realm "$A_REALM" --service-name lync >/dev/null &&
+      s2sd a certificate new >/dev/null &&
+      make_cert "$T/exchange" "Exchange partner" &&
+      s2sd a partner-application new --identity Exchange --application-identifier "$EXCHANGE_ID" \
+        --realm "$A_REALM" --certificate "$T/exchange.crt" >/dev/null
+  }; then
+    not_ok "pyjwt: configure store A" "an s2sd command failed"
+    server_log a
+    return 0
+  fi
+  if ! start_server a; then
+    not_ok "pyjwt: serve store A over https" "no answer on /healthz within 10 s (or it exited; log below)"
+    server_log a
+    return 0
+  fi
+  local a_port="$PORT"
+  if ! s2sd a token issue --partner Exchange --host "$A_HOST" >"$T/app-only.jwt" ||
+    ! s2sd a token issue --partner Exchange --host "$A_HOST" --user "sip:kenmyer@$A_REALM" >"$T/act-as.jwt"; then
+    not_ok "pyjwt: s2sd token issue" "the command failed"
+    server_log a
+    return 0
+  fi
+  local rc=0
+  timeout 60 "$PY" "$HERE/pyjwt_verify.py" \
+    --metadata-url "https://127.0.0.1:$a_port/metadata/json/1" \
+    --cafile "$T/a-tls/tls.crt" \
+    --audience "$EXCHANGE_ID/$A_HOST@$A_REALM" \
+    --app-only "$T/app-only.jwt" \
+    --act-as "$T/act-as.jwt" \
+    --expect-sip "kenmyer@$A_REALM" >"$T/pyjwt.out" 2>&1 || rc=$?
+  tally "pyjwt: pyjwt_verify.py" "$T/pyjwt.out" "$rc"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Checks 2 and 3 share server B: a SharePoint-like node with a GUID realm.
+
+B_REALM="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+ADDIN_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+OTHER_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+B_UP=0
+
+setup_b() {
+  if ! {
+    s2sd b oauth-config set --realm "$B_REALM" --service-name sharepoint >/dev/null &&
+      s2sd b certificate new >/dev/null &&
+      make_cert "$T/addin" HighTrustAddin &&
+      s2sd b partner-application new --identity HighTrustAddin --application-identifier "$ADDIN_ID" \
+        --realm "$B_REALM" --certificate "$T/addin.crt" --trust-level full >/dev/null
+  }; then
+    not_ok "server B: configure (SharePoint, realm $B_REALM, add-in $ADDIN_ID)" "an s2sd command failed"
+    server_log b
+    return 0
+  fi
+  if ! start_server b; then
+    not_ok "server B: serve over https" "no answer on /healthz within 10 s (or it exited; log below)"
+    server_log b
+    return 0
+  fi
+  B_PORT="$PORT"
+  B_UP=1
+}
+
+# The x5t node-sp-auth must be given: it copies `shaThumbprint` verbatim into the JWT header, so it
+# is base64url(SHA-1(DER)) (its wiki's example has this form), not the hex thumbprint.
+x5t_of() { # x5t_of <cert.pem>
+  openssl x509 -in "$1" -outform DER | openssl dgst -sha1 -binary | base64 | tr '+/' '-_' | tr -d '='
+}
+
+run_node() { # run_node <check name> <accept|reject> <client id> <thumbprint>
+  local rc=0
+  SITE_URL="https://127.0.0.1:$B_PORT/" CLIENT_ID="$3" REALM="$B_REALM" KEY_PATH="$T/addin.key" \
+    SHA_THUMBPRINT="$4" EXPECT_PARTNER=HighTrustAddin NODE_EXTRA_CA_CERTS="$T/b-tls/tls.crt" \
+    timeout 60 node "$HERE/node/onprem.js" "$1" "$2" >"$T/node.out" 2>&1 || rc=$?
+  tally "$1" "$T/node.out" "$rc"
+}
+
+check_node_sp_auth() {
+  local x5t
+  x5t="$(x5t_of "$T/addin.crt")"
+  run_node "node-sp-auth: on-premise add-in token accepted by /s2s/whoami (partner HighTrustAddin)" \
+    accept "$ADDIN_ID" "$x5t"
+  # interop.md §5: a validator must take x5t with or without `=` padding.
+  run_node "node-sp-auth: same, with shaThumbprint given with = padding" \
+    accept "$ADDIN_ID" "$x5t="
+  run_node "node-sp-auth: negative control, unregistered client id refused with 401 Bearer realm challenge" \
+    reject "$OTHER_ID" "$x5t"
+}
+
+check_realm_discovery() {
+  local method name hdrs
+  for method in GET HEAD POST; do
+    name="realm discovery: $method /_vti_bin/client.svc with an empty bearer -> 401, realm first, 36-char slice"
+    hdrs="$T/challenge-$method.txt"
+    local args=(-s -o /dev/null -D "$hdrs" --max-time 5 --cacert "$T/b-tls/tls.crt" -H 'Authorization: Bearer ')
+    case "$method" in
+      HEAD) args+=(-I) ;;
+      POST) args+=(-X POST --data '') ;;
+    esac
+    if ! curl "${args[@]}" "https://127.0.0.1:$B_PORT/_vti_bin/client.svc" >/dev/null 2>"$T/curl.err"; then
+      not_ok "$name" "curl failed: $(tr '\n' ' ' <"$T/curl.err")"
+      continue
+    fi
+    local why
+    why="$("$PY" - "$hdrs" "$B_REALM" <<'PY'
+import sys
+raw = open(sys.argv[1], encoding="latin-1").read()
+expected = sys.argv[2]
+lines = raw.replace("\r\n", "\n").split("\n")
+status = lines[0].split(" ")[1] if lines and " " in lines[0] else "?"
+challenges = [l.split(":", 1)[1].strip() for l in lines if l.lower().startswith("www-authenticate:")]
+bearer = [c for c in challenges if c.lower().startswith("bearer ")]
+problems = []
+if status != "401":
+    problems.append(f"status {status}, expected 401")
+if not bearer:
+    problems.append(f"no Bearer challenge (WWW-Authenticate: {challenges})")
+else:
+    c = bearer[0]
+    # What node-sp-auth (and TokenHelper, gosip) do: 36 characters after `Bearer realm="`.
+    marker = 'Bearer realm="'
+    i = c.find(marker)
+    sliced = c[i + len(marker): i + len(marker) + 36] if i >= 0 else None
+    if not c.startswith(marker):
+        problems.append(f"realm is not the first parameter: {c!r}")
+    if sliced != expected:
+        problems.append(f"36-char slice gives {sliced!r}, expected {expected!r}")
+    elif c[len(marker) + 36: len(marker) + 37] != '"':
+        problems.append(f"realm value is not exactly the 36-char GUID: {c!r}")
+print("; ".join(problems))
+PY
+)" || why="python snippet failed"
+    if [[ -z "$why" ]]; then
+      ok "$name"
+    else
+      not_ok "$name" "$why"
+      note <"$hdrs"
+    fi
+  done
+}
+
+check_pyjwt
+setup_b
+if [[ $B_UP -eq 1 ]]; then
+  check_node_sp_auth
+  check_realm_discovery
+fi
+
+finish
