@@ -7,6 +7,7 @@
 mod certificate;
 mod oauth_config;
 mod partner_application;
+mod rollover;
 mod serve;
 mod support;
 mod two_node;
