@@ -82,6 +82,7 @@ fn validator(f: &Fixture, cache: usize) -> Validator {
         enabled: true,
         accept_security_identifier_information: false,
         refresh_interval: None,
+        linked_account: None,
         metadata: None,
         keys: vec![
             Arc::new(VerifyingKey::from_certificate(&f.next_cert).unwrap()),

@@ -149,7 +149,8 @@ fn partner(record: &PartnerRecord, now: UnixTime, warnings: &mut Vec<String>) ->
         realm: record.realm.to_ascii_lowercase(),
         trust_level,
         enabled: record.enabled,
-        accept_security_identifier_information: false,
+        accept_security_identifier_information: record.accept_security_identifier_information,
+        linked_account: record.linked_account.clone(),
         metadata: record.metadata_url.as_ref().map(|url| MetadataSource {
             url: url.clone(),
             allow_http: record.allow_http_metadata,

@@ -82,6 +82,8 @@ pub struct Partner {
     pub keys: Vec<Arc<VerifyingKey>>,
     /// Its own metadata refresh interval, overriding the refresher's.
     pub refresh_interval: Option<std::time::Duration>,
+    /// The account whose rights its app-only tokens carry (Exchange's linked account), if any.
+    pub linked_account: Option<String>,
 }
 
 impl Partner {
@@ -218,6 +220,7 @@ impl TrustStore {
                             metadata: p.metadata.clone(),
                             keys: keys.clone(),
                             refresh_interval: p.refresh_interval,
+                            linked_account: p.linked_account.clone(),
                         })
                     } else {
                         Arc::clone(p)

@@ -50,6 +50,9 @@ pub struct Validated {
     pub user: Option<UserClaims>,
     /// Trust the SID in `nameid` (partner setting).
     pub accept_security_identifier_information: bool,
+    /// The partner's linked account, whose rights app-only calls carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_account: Option<String>,
     /// The thumbprint of the certificate that signed the actor.
     pub x5t: String,
     /// Not before (the later of actor and outer).
@@ -304,6 +307,7 @@ impl Validator {
             kind: TokenKind::AppOnly,
             user: None,
             accept_security_identifier_information: partner.accept_security_identifier_information,
+            linked_account: partner.linked_account.clone(),
             x5t: key.x5t().to_owned(),
             not_before: c.nbf,
             expires_at: c.exp.unwrap_or_default(),

@@ -51,6 +51,7 @@ fn partner(name: &str, app: &str, trust: TrustLevel, enabled: bool) -> Arc<Partn
         metadata: None,
         keys: vec![Arc::new(VerifyingKey::from_certificate(&keys().lync_cert).unwrap())],
         refresh_interval: None,
+        linked_account: None,
     })
 }
 

@@ -106,6 +106,7 @@ pub fn lync_partner(keys: Vec<Arc<VerifyingKey>>, metadata: Option<MetadataSourc
         enabled: true,
         accept_security_identifier_information: false,
         refresh_interval: None,
+        linked_account: None,
         metadata,
         keys,
     })

@@ -55,6 +55,7 @@ fn vector_validator(local: LocalIdentity, name: &str, app_id: &str, realm: &str,
         enabled: true,
         accept_security_identifier_information: true,
         refresh_interval: None,
+        linked_account: None,
         metadata: None,
         keys: vec![key_a().verifying()],
     });

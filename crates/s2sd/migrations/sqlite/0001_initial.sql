@@ -48,6 +48,8 @@ CREATE TABLE partners (
     metadata_fetched_at INTEGER,
     metadata_status     TEXT,                                   -- 'ok' or a one-line error
     metadata_refresh_interval INTEGER,                          -- seconds; NULL = the server's default
+    linked_account      TEXT,                                   -- app-only rights: this mailbox user's role assignments
+    accept_security_identifier_information INTEGER NOT NULL DEFAULT 0 CHECK (accept_security_identifier_information IN (0, 1)),
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
 ) STRICT;

@@ -134,6 +134,8 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 metadata_fetched_at: None,
                 metadata_status: None,
                 metadata_refresh_interval,
+                linked_account: None,
+                accept_security_identifier_information: false,
                 created_at: now,
                 updated_at: now,
             };

@@ -103,6 +103,12 @@ pub struct PartnerRecord {
     /// This partner's metadata refresh interval in seconds; `None` = the server's default.
     #[serde(default)]
     pub metadata_refresh_interval: Option<i64>,
+    /// The account whose role assignments give this partner's app-only tokens their rights.
+    #[serde(default)]
+    pub linked_account: Option<String>,
+    /// Trust a Windows SID in `nameid` when `nii` is Active Directory.
+    #[serde(default)]
+    pub accept_security_identifier_information: bool,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.

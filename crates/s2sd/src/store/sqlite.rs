@@ -67,6 +67,8 @@ struct PartnerRow {
     metadata_fetched_at: Option<i64>,
     metadata_status: Option<String>,
     metadata_refresh_interval: Option<i64>,
+    linked_account: Option<String>,
+    accept_security_identifier_information: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -253,7 +255,8 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query_as::<_, PartnerRow>(
             "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
-                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, created_at, updated_at \
+                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
+                 accept_security_identifier_information, created_at, updated_at \
              FROM partners ORDER BY name",
         )
         .fetch_all(&mut *tx)
@@ -283,7 +286,8 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query_as::<_, PartnerRow>(
             "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
-                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, created_at, updated_at \
+                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
+                 accept_security_identifier_information, created_at, updated_at \
              FROM partners WHERE name = ?",
         )
         .bind(name)
@@ -303,8 +307,8 @@ impl Store for SqliteStore {
         sqlx::query(
             "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
                  allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
-                 created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 linked_account, accept_security_identifier_information, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&record.name)
         .bind(&record.application_id)
@@ -317,6 +321,8 @@ impl Store for SqliteStore {
         .bind(record.metadata_fetched_at)
         .bind(record.metadata_status.as_deref())
         .bind(record.metadata_refresh_interval)
+        .bind(record.linked_account.as_deref())
+        .bind(record.accept_security_identifier_information)
         .bind(record.created_at)
         .bind(record.updated_at)
         .execute(&mut *tx)
@@ -333,7 +339,8 @@ impl Store for SqliteStore {
         let updated = sqlx::query(
             "UPDATE partners SET name = ?, application_id = ?, realm = ?, metadata_url = ?, trust_level = ?, \
                  enabled = ?, allow_http_metadata = ?, tls_ca_pem = ?, metadata_fetched_at = ?, \
-                 metadata_status = ?, metadata_refresh_interval = ?, created_at = ?, updated_at = ? \
+                 metadata_status = ?, metadata_refresh_interval = ?, linked_account = ?, \
+                 accept_security_identifier_information = ?, created_at = ?, updated_at = ? \
              WHERE name = ?",
         )
         .bind(&record.name)
@@ -347,6 +354,8 @@ impl Store for SqliteStore {
         .bind(record.metadata_fetched_at)
         .bind(record.metadata_status.as_deref())
         .bind(record.metadata_refresh_interval)
+        .bind(record.linked_account.as_deref())
+        .bind(record.accept_security_identifier_information)
         .bind(record.created_at)
         .bind(record.updated_at)
         .bind(&record.name)
@@ -522,6 +531,8 @@ fn partner_record(row: PartnerRow, certificates: Vec<Vec<u8>>) -> PartnerRecord 
         metadata_fetched_at: row.metadata_fetched_at,
         metadata_status: row.metadata_status,
         metadata_refresh_interval: row.metadata_refresh_interval,
+        linked_account: row.linked_account,
+        accept_security_identifier_information: row.accept_security_identifier_information,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }

@@ -74,6 +74,8 @@ fn partner(name: &str) -> PartnerRecord {
         metadata_fetched_at: None,
         metadata_status: None,
         metadata_refresh_interval: None,
+        linked_account: None,
+        accept_security_identifier_information: false,
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
     }
@@ -346,6 +348,8 @@ async fn update_partner_replaces_it_wholly(store: Arc<dyn Store>) {
         metadata_fetched_at: Some(5),
         metadata_status: Some(String::from("HTTP 404")),
         metadata_refresh_interval: Some(900),
+        linked_account: Some(String::from("exchange-applicationaccount@litwareinc.com")),
+        accept_security_identifier_information: true,
         created_at: 1,
         updated_at: 2,
     };
