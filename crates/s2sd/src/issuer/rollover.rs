@@ -103,3 +103,102 @@ fn current_key_bits(current: &CertificateRecord) -> Option<usize> {
         .map(|i| i.key_bits)
         .filter(|b| [2048, 3072, 4096].contains(b))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::store::{AutoRenew, OAuthConfig, open};
+
+    const NOW: i64 = 1_800_000_000;
+    const DAY: i64 = 86_400;
+
+    async fn store_with(auto_renew: Option<AutoRenew>, current_days: u32) -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = open(&format!("sqlite:{}", dir.path().join("s.db").display())).await.unwrap();
+        store
+            .set_oauth_config(&OAuthConfig {
+                realm: "litwareinc.com".into(),
+                service_name: s2s::principal::LYNC.into(),
+                hostnames: vec![],
+                additional_realms: vec![],
+                exchange_autodiscover_url: None,
+                auto_renew,
+            })
+            .await
+            .unwrap();
+        let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
+        let cert = certificate::generate("litwareinc.com", &[], 2048, current_days, now).unwrap();
+        store.install_current_certificate(&record(cert, CertificateRole::Current, None)).await.unwrap();
+        (dir, store)
+    }
+
+    fn record(
+        cert: certificate::IssuerCertificate,
+        role: CertificateRole,
+        effective_at: Option<i64>,
+    ) -> CertificateRecord {
+        CertificateRecord {
+            thumbprint: cert.info.thumbprint.clone(),
+            role,
+            private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
+            not_before: cert.info.not_before,
+            not_after: cert.info.not_after,
+            cert_der: cert.cert_der,
+            effective_at,
+            created_at: NOW,
+        }
+    }
+
+    fn roles(certs: &[CertificateRecord]) -> Vec<CertificateRole> {
+        certs.iter().map(|c| c.role).collect()
+    }
+
+    #[tokio::test]
+    async fn promotes_the_next_certificate_on_its_effective_date() {
+        let (_dir, store) = store_with(None, 365).await;
+        let now = OffsetDateTime::from_unix_timestamp(NOW).unwrap();
+        let next = certificate::generate("litwareinc.com", &[], 2048, 365, now).unwrap();
+        let thumbprint = next.info.thumbprint.clone();
+        store.stage_next_certificate(&record(next, CertificateRole::Next, Some(NOW + 3 * DAY))).await.unwrap();
+
+        assert_eq!(maintain(store.as_ref(), NOW + 3 * DAY - 1).await.unwrap(), vec![]);
+        assert_eq!(next_due(&store.certificates().await.unwrap(), None), Some(NOW + 3 * DAY));
+        assert_eq!(
+            maintain(store.as_ref(), NOW + 3 * DAY).await.unwrap(),
+            vec![Action::Promoted { thumbprint: thumbprint.clone() }]
+        );
+        let certs = store.certificates().await.unwrap();
+        assert_eq!(roles(&certs), vec![CertificateRole::Current, CertificateRole::Previous]);
+        assert_eq!(certs[0].thumbprint, thumbprint);
+        assert_eq!(maintain(store.as_ref(), NOW + 3 * DAY + 1).await.unwrap(), vec![], "nothing more to do");
+    }
+
+    #[tokio::test]
+    async fn auto_renew_stages_a_certificate_when_the_current_one_nears_expiry() {
+        let policy = AutoRenew { renew_before_days: 60, lead_days: 7 };
+        let (_dir, store) = store_with(Some(policy), 90).await;
+        let certs = store.certificates().await.unwrap();
+        let renew_at = certs[0].not_after - 60 * DAY;
+        assert_eq!(next_due(&certs, Some(60)), Some(renew_at));
+        assert_eq!(maintain(store.as_ref(), renew_at - 1).await.unwrap(), vec![], "not yet");
+
+        let actions = maintain(store.as_ref(), renew_at).await.unwrap();
+        let [Action::Staged { effective_at, .. }] = actions.as_slice() else { panic!("{actions:?}") };
+        assert_eq!(*effective_at, renew_at + 7 * DAY);
+        let certs = store.certificates().await.unwrap();
+        assert_eq!(roles(&certs), vec![CertificateRole::Current, CertificateRole::Next]);
+        assert!(certs[1].private_key_pkcs8.is_some());
+        assert_eq!(maintain(store.as_ref(), renew_at + 1).await.unwrap(), vec![], "one staged certificate is enough");
+    }
+
+    #[tokio::test]
+    async fn auto_renew_is_off_by_default() {
+        let (_dir, store) = store_with(None, 10).await;
+        assert_eq!(maintain(store.as_ref(), NOW + 9 * DAY).await.unwrap(), vec![]);
+        assert_eq!(next_due(&store.certificates().await.unwrap(), None), None);
+    }
+}

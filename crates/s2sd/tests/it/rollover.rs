@@ -315,3 +315,125 @@ async fn metadata_outage_keeps_the_last_good_keys_and_logs_once() {
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert_eq!(text.matches("partner metadata refresh failed").count(), 1, "the outage is logged once:\n{text}");
 }
+
+async fn cli_err(store: &str, args: &[&str]) -> String {
+    let mut argv = vec!["s2sd", "--store", store];
+    argv.extend_from_slice(args);
+    match s2sd::cli::run(s2sd::cli::Cli::try_parse_from(argv).unwrap()).await {
+        Ok(code) => panic!("s2sd {} succeeded ({code:?})", args.join(" ")),
+        Err(e) => s2sd::cli::one_line(&e),
+    }
+}
+
+#[tokio::test]
+async fn roll_refuses_a_short_lead_time_unless_forced() {
+    let dir = TempDir::new().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("a.db").display());
+    cli(&store, &["oauth-config", "set", "--realm", REALM, "--service-name", "lync"]).await;
+    cli(&store, &["certificate", "new"]).await;
+    let soon = time::OffsetDateTime::from_unix_timestamp(SystemClock.now() + 24 * 3600).unwrap();
+    let soon = soon.format(&time::format_description::well_known::Rfc3339).unwrap();
+    let err = cli_err(&store, &["certificate", "roll", "--certificate", "new", "--effective-date", &soon]).await;
+    assert!(err.contains("48 h") && err.contains("--force"), "{err}");
+    let opened = s2sd::store::open(&store).await.unwrap();
+    assert_eq!(opened.certificates().await.unwrap().len(), 1, "nothing staged");
+    let err =
+        cli_err(&store, &["certificate", "roll", "--certificate", "new", "--effective-date", "next tuesday"]).await;
+    assert!(err.contains("RFC 3339"), "{err}");
+
+    cli(&store, &["certificate", "roll", "--certificate", "new", "--effective-date", &soon, "--force"]).await;
+    let certs = opened.certificates().await.unwrap();
+    assert_eq!(certs.iter().map(|c| c.role.as_str()).collect::<Vec<_>>(), ["current", "next"]);
+    assert!(certs[1].effective_at.is_some());
+}
+
+#[tokio::test]
+async fn expiring_certificates_show_in_health_and_metrics() {
+    let pair = pair(RefreshPolicy::default()).await;
+    // A partner whose certificate expires in 30 days, registered by certificate.
+    let now = time::OffsetDateTime::from_unix_timestamp(pair.clock.now()).unwrap();
+    let short = s2sd::issuer::generate("fabrikam.com", &[], 2048, 30, now).unwrap();
+    let file = pair._dir.path().join("short.pem");
+    std::fs::write(&file, s2sd::issuer::export_pem(&short.cert_der)).unwrap();
+    cli(
+        &pair.b_store,
+        &[
+            "partner-application",
+            "new",
+            "--identity",
+            "Reports",
+            "--application-identifier",
+            "11111111-2222-3333-4444-555555555555",
+            "--realm",
+            REALM,
+            "--certificate",
+            file.to_str().unwrap(),
+        ],
+    )
+    .await;
+    eventually("B applies the partner", || pair.b.state.trust.load().partner("Reports").is_some()).await;
+
+    let pem = std::fs::read(pair.b.tls_cert.as_ref().unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
+        .build()
+        .unwrap();
+    let health: serde_json::Value =
+        client.get(format!("https://{}/healthz", pair.b.addr)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "warning", "{health}");
+    let expiring = health["expiring_certificates"].as_array().unwrap();
+    assert!(
+        expiring.iter().any(|e| e["owner"] == "partner Reports" && e["days_left"].as_i64().unwrap() <= 30),
+        "{health}"
+    );
+    assert!(!expiring.iter().any(|e| e["owner"] == "partner Lync"), "A's certificate is far from expiry: {health}");
+
+    let metrics = client.get(format!("https://{}/metrics", pair.b.addr)).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("s2s_certificate_days_left{owner=\"partner Reports\""), "{metrics}");
+}
+
+#[tokio::test]
+async fn tls_certificate_is_replaced_without_a_restart() {
+    let dir = TempDir::new().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("s.db").display());
+    cli(&store, &["oauth-config", "set", "--realm", REALM, "--service-name", "exchange"]).await;
+    let now = time::OffsetDateTime::from_unix_timestamp(SystemClock.now()).unwrap();
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    let first = s2sd::issuer::generate_tls(&names, 30, now).unwrap();
+    s2sd::issuer::write_pem_files(&first, &cert, &key).unwrap();
+    let cancel = CancellationToken::new();
+    let options = ServeOptions {
+        tls: Some(TlsSource::Files { cert: cert.clone(), key: key.clone() }),
+        refresh: RefreshPolicy::default(),
+        poll: Duration::from_millis(50),
+    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let node = server::start(s2sd::store::open(&store).await.unwrap(), clock, options, listener, cancel.clone())
+        .await
+        .unwrap();
+    let trusting = |der: &[u8]| {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_der(der).unwrap()])
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    };
+    let url = format!("https://127.0.0.1:{}/healthz", node.addr.port());
+    assert!(trusting(&first.cert_der).get(&url).send().await.is_ok());
+
+    let second = s2sd::issuer::generate_tls(&names, 30, now).unwrap();
+    s2sd::issuer::write_pem_files(&second, &cert, &key).unwrap();
+    let mut served = false;
+    for _ in 0..100 {
+        if trusting(&second.cert_der).get(&url).send().await.is_ok() {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(served, "the new TLS certificate was not served within 10 s");
+    assert!(trusting(&first.cert_der).get(&url).send().await.is_err(), "the old certificate is no longer served");
+    cancel.cancel();
+}
