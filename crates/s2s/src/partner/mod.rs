@@ -50,6 +50,16 @@ impl FromStr for TrustLevel {
     }
 }
 
+/// What an issuer entry is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PartnerKind {
+    /// A partner application issuing its own tokens (or taking them from an auth server).
+    #[default]
+    Application,
+    /// An authorization server (ACS) issuing actor tokens for partner applications marked to use it.
+    AuthServer,
+}
+
 /// Where a partner's metadata comes from, and how to fetch it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetadataSource {
@@ -84,6 +94,10 @@ pub struct Partner {
     pub refresh_interval: Option<std::time::Duration>,
     /// The account whose rights its app-only tokens carry (Exchange's linked account), if any.
     pub linked_account: Option<String>,
+    /// A partner application or an authorization server.
+    pub kind: PartnerKind,
+    /// For applications: accept actor tokens an authorization server issued for it.
+    pub use_auth_server: bool,
 }
 
 impl Partner {
@@ -221,6 +235,8 @@ impl TrustStore {
                             keys: keys.clone(),
                             refresh_interval: p.refresh_interval,
                             linked_account: p.linked_account.clone(),
+                            kind: p.kind,
+                            use_auth_server: p.use_auth_server,
                         })
                     } else {
                         Arc::clone(p)

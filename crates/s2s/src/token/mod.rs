@@ -2,6 +2,7 @@
 //! thumbprints. Pure: no I/O, no clock reads, no global state — callers pass `now` in.
 
 pub mod actor;
+pub mod assertion;
 mod claims;
 mod error;
 pub mod jws;
@@ -10,6 +11,7 @@ pub mod outer;
 pub mod thumbprint;
 
 pub use actor::{ActorClaims, ActorToken};
+pub use assertion::{Assertion, AssertionError, VerifiedAssertion};
 pub use error::TokenError;
 pub use jws::{Compact, Header, MAX_TOKEN_BYTES};
 pub use keys::{Algorithm, KeyError, SigningKey, VerifyingKey};

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub use rejection::{Rejection, RejectionKind};
 
 use crate::clock::{SharedClock, UnixTime};
-use crate::partner::{Partner, TrustLevel, TrustSnapshot, TrustStore};
+use crate::partner::{Partner, PartnerKind, TrustLevel, TrustSnapshot, TrustStore};
 use crate::principal::{self, Principal};
 use crate::token::{ActorToken, Compact, Header, OuterToken, TokenError, UserClaims};
 
@@ -53,6 +53,9 @@ pub struct Validated {
     /// The partner's linked account, whose rights app-only calls carry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linked_account: Option<String>,
+    /// The authorization server that issued the actor, when not the partner itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_server: Option<String>,
     /// The thumbprint of the certificate that signed the actor.
     pub x5t: String,
     /// Not before (the later of actor and outer).
@@ -277,13 +280,22 @@ impl Validator {
                 format!("nameid `{nameid_text}` is not <application id>@<realm>"),
             )
         })?;
-        if !nameid.app_id.eq_ignore_ascii_case(&partner.app_id) {
-            return Err(Rejection::new(
-                RejectionKind::UnexpectedAppIdInNameId,
-                format!("nameid names application {}, but the partner is {}", nameid.app_id, partner.app_id),
-            )
-            .partner(&partner.name));
-        }
+        let (issuer_entry, partner) = match partner.kind {
+            PartnerKind::Application => {
+                if !nameid.app_id.eq_ignore_ascii_case(&partner.app_id) {
+                    return Err(Rejection::new(
+                        RejectionKind::UnexpectedAppIdInNameId,
+                        format!("nameid names application {}, but the partner is {}", nameid.app_id, partner.app_id),
+                    )
+                    .partner(&partner.name));
+                }
+                (None, Arc::clone(&partner))
+            }
+            PartnerKind::AuthServer => {
+                let app = self.partner_of_auth_server(snapshot, &partner, &nameid)?;
+                (Some(partner.name.clone()), app)
+            }
+        };
         if !nameid.realm.eq_ignore_ascii_case(&iss.realm) {
             return Err(Rejection::new(
                 RejectionKind::UnexpectedRealmInNameId,
@@ -308,12 +320,44 @@ impl Validator {
             user: None,
             accept_security_identifier_information: partner.accept_security_identifier_information,
             linked_account: partner.linked_account.clone(),
+            auth_server: issuer_entry,
             x5t: key.x5t().to_owned(),
             not_before: c.nbf,
             expires_at: c.exp.unwrap_or_default(),
             generation: snapshot.generation,
         };
         Ok((partner, v))
+    }
+
+    /// Step 7 for actors an authorization server issued: the partner application named by `nameid`
+    /// must exist, be marked to use the auth server, and be enabled.
+    fn partner_of_auth_server(
+        &self,
+        snapshot: &TrustSnapshot,
+        auth_server: &Partner,
+        nameid: &Principal,
+    ) -> Result<Arc<Partner>, Rejection> {
+        let mut apps = snapshot
+            .partners_with_app_id(&nameid.app_id)
+            .filter(|p| p.kind == PartnerKind::Application && p.use_auth_server && p.serves_realm(&nameid.realm))
+            .peekable();
+        let first = apps.peek().cloned().cloned().ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::NoMatchingPartnerAppFound,
+                format!(
+                    "auth server {} issued a token for application {}, which is not a partner application marked to use an auth server (s2sd partner-application new --application-identifier {} --use-auth-server)",
+                    auth_server.name, nameid.app_id, nameid.app_id
+                ),
+            )
+            .partner(&auth_server.name)
+        })?;
+        apps.find(|p| p.enabled).cloned().ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::PartnerDisabled,
+                format!("the partner application {} is disabled", first.name),
+            )
+            .partner(&first.name)
+        })
     }
 
     /// Steps 8 and 10 on the outer token, once the actor is trusted.

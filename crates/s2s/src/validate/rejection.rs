@@ -67,6 +67,8 @@ pub enum RejectionKind {
     ActAsNotAllowed,
     /// An act-as token without any user claim.
     NoUserClaimsFound,
+    /// An authorization server issued the actor for an application that is not a partner marked to use it.
+    NoMatchingPartnerAppFound,
 }
 
 impl RejectionKind {
@@ -120,6 +122,7 @@ impl RejectionKind {
             ActorNotTrustedForDelegation => ("actor_not_trusted_for_delegation", 2015, "TokenProfileNotApplicable"),
             ActAsNotAllowed => ("act_as_not_allowed", 2015, "TokenProfileNotApplicable"),
             NoUserClaimsFound => ("no_user_claims", 2013, "NoUserClaimsFound"),
+            NoMatchingPartnerAppFound => ("no_matching_partner_app", 7001, "NoMatchingPartnerAppFound"),
         }
     }
 }

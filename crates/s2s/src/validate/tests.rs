@@ -52,6 +52,8 @@ fn partner(name: &str, app: &str, trust: TrustLevel, enabled: bool) -> Arc<Partn
         keys: vec![Arc::new(VerifyingKey::from_certificate(&keys().lync_cert).unwrap())],
         refresh_interval: None,
         linked_account: None,
+        kind: Default::default(),
+        use_auth_server: false,
     })
 }
 
@@ -400,4 +402,62 @@ fn unknown_realm_of_ours_is_refused() {
         c.nameid = c.iss.clone();
     });
     assert_eq!(v.validate(&t, HOST).unwrap_err().kind, RejectionKind::OrganizationIdNotFoundFromRealm);
+}
+
+const ACS_REALM: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+
+/// An auth server (ACS) for the tenant, signing with the lync test key, and partner applications
+/// that do or do not take their tokens from it.
+fn hybrid_validator(use_auth_server: bool, enabled: bool) -> Validator {
+    let local = LocalIdentity { app_id: EXCHANGE.into(), realm: ACS_REALM.into(), ..Default::default() };
+    let mut acs = Arc::try_unwrap(partner("WindowsAzureACS", crate::principal::ACS, TrustLevel::Full, true)).unwrap();
+    acs.kind = crate::partner::PartnerKind::AuthServer;
+    acs.realm = "*".into();
+    let mut sfb = Arc::try_unwrap(partner("SfBOnline", LYNC, TrustLevel::Full, enabled)).unwrap();
+    sfb.realm = ACS_REALM.into();
+    sfb.keys.clear();
+    sfb.use_auth_server = use_auth_server;
+    let trust = Arc::new(TrustStore::new(local, vec![Arc::new(acs), Arc::new(sfb)]));
+    Validator::new(trust, Arc::new(FixedClock::new(NOW)))
+}
+
+fn acs_issued(nameid_app: &str) -> String {
+    sign(&ActorClaims {
+        aud: Some(format!("{EXCHANGE}/{HOST}@{ACS_REALM}")),
+        iss: Some(format!("{}@{ACS_REALM}", crate::principal::ACS)),
+        nameid: Some(format!("{nameid_app}@{ACS_REALM}")),
+        nbf: Some(NOW - 60),
+        exp: Some(NOW + 3600),
+        trustedfordelegation: true,
+        identityprovider: Some(format!("{}@{ACS_REALM}", crate::principal::ACS)),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn accepts_actors_an_auth_server_issued_for_a_partner_marked_to_use_it() {
+    let v = hybrid_validator(true, true);
+    let actor = acs_issued(LYNC);
+    let app_only = v.validate(&actor, HOST).unwrap();
+    assert_eq!(app_only.partner, "SfBOnline");
+    assert_eq!(app_only.auth_server.as_deref(), Some("WindowsAzureACS"));
+    let outer = outer_for(&actor, |o| {
+        o.iss = Some(format!("{LYNC}@{ACS_REALM}"));
+        o.aud = Some(format!("{EXCHANGE}/{HOST}@{ACS_REALM}"));
+    });
+    let act_as = v.validate(&outer, HOST).unwrap();
+    assert_eq!(act_as.kind, TokenKind::ActAs);
+    assert_eq!(act_as.partner, "SfBOnline");
+}
+
+#[test]
+fn refuses_auth_server_actors_without_a_matching_partner() {
+    let k = hybrid_validator(false, true).validate(&acs_issued(LYNC), HOST).unwrap_err();
+    assert_eq!(k.kind, RejectionKind::NoMatchingPartnerAppFound, "{k}");
+    assert_eq!(k.code(), 7001);
+    let k = hybrid_validator(true, true).validate(&acs_issued(APP_PARTNER), HOST).unwrap_err();
+    assert_eq!(k.kind, RejectionKind::NoMatchingPartnerAppFound);
+    let k = hybrid_validator(true, false).validate(&acs_issued(LYNC), HOST).unwrap_err();
+    assert_eq!(k.kind, RejectionKind::PartnerDisabled);
+    assert_eq!(k.partner.as_deref(), Some("SfBOnline"));
 }

@@ -96,20 +96,33 @@ pub fn local() -> LocalIdentity {
     LocalIdentity { app_id: EXCHANGE.into(), realm: REALM.into(), ..Default::default() }
 }
 
-/// The Lync partner (trust level Full) with `keys`.
-pub fn lync_partner(keys: Vec<Arc<VerifyingKey>>, metadata: Option<MetadataSource>) -> Arc<Partner> {
+/// An enabled application partner with trust level Full (the one place that builds `Partner`).
+pub fn partner(
+    name: &str,
+    app_id: &str,
+    realm: &str,
+    keys: Vec<Arc<VerifyingKey>>,
+    metadata: Option<MetadataSource>,
+) -> Arc<Partner> {
     Arc::new(Partner {
-        name: "Lync".into(),
-        app_id: LYNC.into(),
-        realm: REALM.into(),
+        name: name.into(),
+        app_id: app_id.to_ascii_lowercase(),
+        realm: realm.to_ascii_lowercase(),
         trust_level: TrustLevel::Full,
         enabled: true,
         accept_security_identifier_information: false,
         refresh_interval: None,
         linked_account: None,
+        kind: Default::default(),
+        use_auth_server: false,
         metadata,
         keys,
     })
+}
+
+/// The Lync partner with `keys`.
+pub fn lync_partner(keys: Vec<Arc<VerifyingKey>>, metadata: Option<MetadataSource>) -> Arc<Partner> {
+    partner("Lync", LYNC, REALM, keys, metadata)
 }
 
 /// A trust store with the Lync partner holding key A.

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use s2s::clock::FixedClock;
 use s2s::metadata::{Endpoint, MetadataDocument, MetadataError, MetadataKey};
-use s2s::partner::{LocalIdentity, Partner, TrustLevel, TrustStore};
+use s2s::partner::{LocalIdentity, TrustStore};
 use s2s::principal::{EXCHANGE, LYNC, Principal, SHAREPOINT};
 use s2s::token::outer::NII_ACTIVE_DIRECTORY;
 use s2s::token::{ActorClaims, ActorToken, Compact, Header, OuterToken, TokenError, thumbprint};
@@ -47,18 +47,7 @@ const JAVA_TOKENHELPER_ACTOR: &str = concat!(
 
 /// A validator for `local` trusting one partner (holding key A, which signed none of the vectors).
 fn vector_validator(local: LocalIdentity, name: &str, app_id: &str, realm: &str, now: i64) -> Validator {
-    let partner = Arc::new(Partner {
-        name: name.into(),
-        app_id: app_id.into(),
-        realm: realm.to_ascii_lowercase(),
-        trust_level: TrustLevel::Full,
-        enabled: true,
-        accept_security_identifier_information: true,
-        refresh_interval: None,
-        linked_account: None,
-        metadata: None,
-        keys: vec![key_a().verifying()],
-    });
+    let partner = partner(name, app_id, realm, vec![key_a().verifying()], None);
     Validator::new(Arc::new(TrustStore::new(local, vec![partner])), Arc::new(FixedClock::new(now)))
 }
 
