@@ -32,6 +32,9 @@ fn validator() -> &'static Validator {
             accept_security_identifier_information: false,
             metadata: None,
             refresh_interval: None,
+            linked_account: None,
+            kind: Default::default(),
+            use_auth_server: false,
             keys: vec![Arc::new(VerifyingKey::from_certificate(cert.der()).expect("key"))],
         });
         let local = LocalIdentity { app_id: EXCHANGE.into(), realm: REALM.into(), ..LocalIdentity::default() };
