@@ -80,26 +80,67 @@ impl UserClaims {
 }
 
 /// The claims of an outer token.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct OuterClaims {
     /// Same as the actor's `aud`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
     /// `<clientId>@<realm>`: must equal the actor's `nameid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     /// Not before.
-    #[serde(default, deserialize_with = "claims::numeric_date", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub nbf: Option<UnixTime>,
     /// Expiry.
-    #[serde(default, deserialize_with = "claims::numeric_date", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub exp: Option<UnixTime>,
     /// The signed actor token (`actort` accepted on input, as one spec example spells it).
-    #[serde(default, alias = "actort", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub actortoken: Option<String>,
     /// Who the caller acts for.
     #[serde(flatten)]
     pub user: UserClaims,
+}
+
+/// The wire form read without `flatten` (which would buffer the whole payload).
+#[derive(Deserialize)]
+struct OuterWire<'a> {
+    #[serde(default)]
+    aud: Option<String>,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default, deserialize_with = "claims::numeric_date")]
+    nbf: Option<UnixTime>,
+    #[serde(default, deserialize_with = "claims::numeric_date")]
+    exp: Option<UnixTime>,
+    #[serde(default, borrow, alias = "actort")]
+    actortoken: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    nameid: Option<String>,
+    #[serde(default)]
+    nii: Option<String>,
+    #[serde(default)]
+    upn: Option<String>,
+    #[serde(default)]
+    smtp: Option<String>,
+    #[serde(default)]
+    sip: Option<String>,
+    #[serde(default)]
+    msexchuid: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for OuterClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = OuterWire::deserialize(d)?;
+        Ok(Self {
+            aud: w.aud,
+            iss: w.iss,
+            nbf: w.nbf,
+            exp: w.exp,
+            actortoken: w.actortoken.map(std::borrow::Cow::into_owned),
+            user: UserClaims { nameid: w.nameid, nii: w.nii, upn: w.upn, smtp: w.smtp, sip: w.sip, msexchuid: w.msexchuid },
+        })
+    }
 }
 
 /// A decoded outer token. Nothing in it is trusted until the actor inside verifies.
