@@ -7,8 +7,12 @@ mod demo;
 mod oauth_config;
 mod partner_application;
 mod serve;
+// `store` here names the configuration store module; the `s2sd store …` commands live in store.rs.
+#[path = "store.rs"]
+mod store_admin;
 mod token;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -22,9 +26,13 @@ use crate::store::{self, Store};
 #[derive(Debug, Parser)]
 #[command(name = "s2sd", version, about, propagate_version = true)]
 pub struct Cli {
-    /// Configuration store: sqlite:PATH (default: an SQLite file in the platform data directory).
+    /// Configuration store: sqlite:PATH or postgres://… (default: an SQLite file in the platform data directory).
     #[arg(long, env = "S2S_STORE", global = true)]
     pub store: Option<String>,
+    /// The key that encrypts the store's private keys: a file holding one line of base64 for 32 bytes,
+    /// mode 0600 (default: `<db>.key` beside an SQLite store; required for PostgreSQL).
+    #[arg(long, env = "S2S_STORE_KEY_FILE", global = true)]
+    pub store_key_file: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text, global = true)]
     pub output: Output,
@@ -61,6 +69,9 @@ pub enum Command {
     /// Mint and inspect tokens.
     #[command(subcommand)]
     Token(token::Cmd),
+    /// The store itself: schema, encryption key, export and import (moving SQLite to PostgreSQL).
+    #[command(subcommand)]
+    Store(store_admin::Cmd),
     /// Run the server: metadata, validation, /s2s/whoami.
     Serve(serve::Args),
     /// Run the two-server demo on loopback and exit.
@@ -79,6 +90,9 @@ pub fn init_logging(cli: &Cli) {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = Printer { output: cli.output };
+    if let Some(key_file) = cli.store_key_file {
+        store::set_key_file(key_file);
+    }
     match cli.command {
         Command::OauthConfig(cmd) => oauth_config::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Certificate(cmd) => certificate::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
@@ -86,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             partner_application::run(cmd, &open(cli.store.as_deref()).await?, &out).await
         }
         Command::Token(cmd) => token::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::Store(cmd) => store_admin::run(cmd, cli.store.as_deref(), &out).await,
         Command::Serve(args) => serve::run(args, cli.store.as_deref(), &out).await,
         Command::Demo(args) => demo::run(args, &out).await,
     }

@@ -1,6 +1,7 @@
 //! The running node's shared state and how it follows the store: a watcher polls the store's
-//! version (a one-row read) and republishes the trust snapshot, the signing key and the metadata
-//! document when anything changed, so CLI changes apply within about a second without a restart.
+//! version (a one-row read), and checks at once when the store announces a change (PostgreSQL's
+//! LISTEN/NOTIFY), and republishes the trust snapshot, the signing key and the metadata document
+//! when anything changed, so CLI changes on any node apply within about a second without a restart.
 //! Metadata refresh results are written back to the store from here.
 
 use std::sync::Arc;
@@ -96,7 +97,8 @@ impl AppState {
         Ok(state)
     }
 
-    /// Polls the store version and reloads on change; applies the rollover rules when the clock
+    /// Polls the store version and reloads on change, at every tick and whenever the store
+    /// announces a change (the tick stays the fallback); applies the rollover rules when the clock
     /// reaches a scheduled change, and at least once a minute.
     async fn watch(self, poll: Duration, cancel: CancellationToken) {
         let mut ticker = tokio::time::interval(poll);
@@ -104,11 +106,14 @@ impl AppState {
         let mut since_maintenance = Duration::ZERO;
         let mut failing = false;
         loop {
-            tokio::select! {
+            let ticked = tokio::select! {
                 () = cancel.cancelled() => return,
-                _ = ticker.tick() => {}
+                _ = ticker.tick() => true,
+                _ = self.store.wait_for_change(poll) => false,
+            };
+            if ticked {
+                since_maintenance += poll;
             }
-            since_maintenance += poll;
             let now = self.clock.now();
             let due = self.schedule.load().next_change_at.is_some_and(|t| t <= now);
             if due || since_maintenance >= Duration::from_secs(60) {

@@ -4,22 +4,32 @@
 //! This module owns all SQL of the daemon: no other module builds a query or knows a table name.
 //! Every write is one transaction that also bumps the configuration version (see
 //! [`Store::version`]), so a change is wholly there or wholly absent after a crash, and a running
-//! server can notice it by polling one row. The store never reads the clock (callers pass every
+//! server can notice it by polling one row (or sooner, when the backend pushes change
+//! notifications: [`Store::wait_for_change`]). The store never reads the clock (callers pass every
 //! time in as unix seconds) and never validates what it stores beyond uniqueness: normalising
 //! names and checking values is the job of the CLI and the issuer.
 //!
-//! Backends: SQLite (`sqlite:PATH`, `sqlite::memory:`) today; PostgreSQL is a later issue and will
-//! pass the same contract suite (`tests.rs`).
+//! Private keys are encrypted at rest under the store key (`crypto.rs`): the backends seal them on
+//! the way in and open them on the way out, so callers only ever see plaintext
+//! [`CertificateRecord`]s and the database never holds a key in plain text.
+//!
+//! Backends: SQLite (`sqlite:PATH`, `sqlite::memory:`) and PostgreSQL (`postgres://…`), one
+//! contract suite (`tests.rs`) for both.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use self::crypto::KeySpec;
+use self::postgres::PgStore;
 use self::sqlite::SqliteStore;
 
+mod crypto;
+mod postgres;
 mod sqlite;
 
 /// Our own OAuth identity (`Set-CsOAuthConfiguration`, `Set-AuthConfig`).
@@ -65,6 +75,8 @@ pub struct CertificateRecord {
     /// Upper-case hex SHA-1 of `cert_der`; unique (compared case-insensitively).
     pub thumbprint: String,
     pub role: CertificateRole,
+    /// Standard base64 in JSON.
+    #[serde(with = "der_base64")]
     pub cert_der: Vec<u8>,
     /// PKCS#8 DER. Never serialised and never printed by `Debug`.
     #[serde(skip)]
@@ -94,7 +106,8 @@ pub struct PartnerRecord {
     pub enabled: bool,
     pub allow_http_metadata: bool,
     pub tls_ca_pem: Option<String>,
-    /// DER certificates, in order: from the metadata document or given by hand.
+    /// DER certificates, in order: from the metadata document or given by hand. Standard base64 in JSON.
+    #[serde(with = "der_base64_list")]
     pub certificates: Vec<Vec<u8>>,
     /// Unix seconds of the last metadata fetch.
     pub metadata_fetched_at: Option<i64>,
@@ -115,16 +128,40 @@ pub struct PartnerRecord {
     pub updated_at: i64,
 }
 
+pub use self::crypto::{KEY_FILE_ENV, StoreKey};
+
+/// Everything a store holds (mailbox data aside), read in one consistent state: what `s2sd store
+/// export` writes and `s2sd store import` reads. Private keys are in plain text here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The configuration version the snapshot was read at (ignored by [`Store::import`]).
+    pub version: i64,
+    pub oauth_config: Option<OAuthConfig>,
+    /// Ordered as [`Store::certificates`] orders them.
+    pub certificates: Vec<CertificateRecord>,
+    /// Ordered by name.
+    pub partners: Vec<PartnerRecord>,
+}
+
+/// How [`open_with`] opens a store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// The store key file. `None`: beside an SQLite file (`<db>.key`, created with the store), a
+    /// throw-away key for `sqlite::memory:`, refused for PostgreSQL.
+    pub key_file: Option<PathBuf>,
+}
+
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A record with this name (or thumbprint) already exists.
     #[error("{what} `{name}` already exists")]
     Duplicate { what: &'static str, name: String },
+    /// A record a write refers to (a tenant, a service principal) does not exist.
+    #[error("{what} `{name}` does not exist")]
+    NotFound { what: &'static str, name: String },
     /// The store URL is not one we can open.
-    #[error(
-        "unsupported store URL `{0}`: expected `sqlite:PATH` or `sqlite::memory:` (PostgreSQL is not supported yet)"
-    )]
+    #[error("unsupported store URL `{0}`: expected `sqlite:PATH`, `sqlite::memory:` or `postgres://…`")]
     UnsupportedUrl(String),
     /// The SQLite file or its parent directories could not be created.
     #[error("cannot create the store file {path}: {source}")]
@@ -132,6 +169,12 @@ pub enum StoreError {
     /// The database could not be opened or connected to.
     #[error("cannot open the store {url}: {source}")]
     Open { url: String, source: sqlx::Error },
+    /// A PostgreSQL connection whose search_path names no existing schema.
+    #[error(
+        "the store {url} has no schema to live in: no schema of its search_path exists; create it (CREATE SCHEMA …) \
+         or change `options=-c search_path=…` in the URL"
+    )]
+    NoSchema { url: String },
     /// The schema migrations failed (or the database was migrated by a newer version).
     #[error("cannot migrate the store schema: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -144,6 +187,45 @@ pub enum StoreError {
     /// A stored value that cannot be read back (e.g. a list column that is not a JSON array).
     #[error("corrupt value in {table}.{column}: {detail}")]
     CorruptValue { table: &'static str, column: &'static str, detail: String },
+    /// The store key file cannot be read, is not a key, or is open to group or others.
+    #[error("cannot use the store key file {path}: {detail}")]
+    KeyFile { path: PathBuf, detail: String },
+    /// A store that needs a key file to be named (PostgreSQL) was opened without one.
+    #[error(
+        "the store {url} keeps private keys encrypted and needs its key: set S2S_STORE_KEY_FILE or pass \
+         --store-key-file FILE (for a new store, make one with `s2sd store generate-key --out FILE`)"
+    )]
+    KeyRequired { url: String },
+    /// An SQLite store holds encrypted keys but the key file beside it is gone.
+    #[error(
+        "the store {url} holds private keys encrypted with store key {key_id}, but its key file {path} is \
+         missing: restore it from a backup, or name the key file with S2S_STORE_KEY_FILE / --store-key-file"
+    )]
+    KeyFileMissing { url: String, path: PathBuf, key_id: String },
+    /// The key given is not the key the store's private keys are sealed with.
+    #[error(
+        "wrong store key: the store's private keys are encrypted with store key {store_key_id}, but {key_source} \
+         holds store key {given_key_id}; set S2S_STORE_KEY_FILE / --store-key-file to the store's key file"
+    )]
+    WrongKey { store_key_id: String, given_key_id: String, key_source: String },
+    /// The store key was rotated while this node kept the old one; it must not seal with it.
+    #[error(
+        "the store key was rotated (the store now uses store key {store_key_id}, this node has {node_key_id}): \
+         restart it with the current key file (S2S_STORE_KEY_FILE / --store-key-file)"
+    )]
+    StaleKey { store_key_id: String, node_key_id: String },
+    /// A stored private key that does not decrypt.
+    #[error("cannot decrypt the private key of certificate {thumbprint}: {detail}")]
+    Undecryptable { thumbprint: String, detail: String },
+    /// The crypto library failed (no randomness, …).
+    #[error("store encryption failed: {0}")]
+    Crypto(&'static str),
+    /// An import into a store that already holds a configuration.
+    #[error(
+        "the store {url} is not empty (it holds {what}): import only into an empty store, or pass --replace to \
+         replace its contents"
+    )]
+    NotEmpty { url: String, what: String },
 }
 
 /// The configuration store. Used as `Arc<dyn Store>`; every write is one transaction that bumps
@@ -209,6 +291,48 @@ pub trait Store: Send + Sync + 'static {
         status: &str,
         certificates: Option<&[Vec<u8>]>,
     ) -> Result<bool, StoreError>;
+
+    /// The schema version: the number of the latest migration applied.
+    async fn schema_version(&self) -> Result<i64, StoreError>;
+
+    /// The id of the key that seals this store's private keys (16 hex digits; never the key).
+    fn key_id(&self) -> String;
+
+    /// Re-encrypts every private key under `new_key` and replaces the key check value, in one
+    /// transaction that bumps the version; this handle uses `new_key` from then on. Returns how
+    /// many private keys were re-encrypted. Other nodes must restart with the new key file.
+    async fn rotate_key(&self, new_key: StoreKey) -> Result<u64, StoreError>;
+
+    /// Loads `snapshot` (its `version` aside) in one transaction that bumps the version.
+    /// [`StoreError::NotEmpty`] when the store holds an OAuth configuration, a certificate or a
+    /// partner, unless `replace`, which removes those first.
+    async fn import(&self, snapshot: &Snapshot, replace: bool) -> Result<(), StoreError>;
+
+    /// Waits up to `timeout` for a change written by any node; true when a change notification
+    /// arrived (PostgreSQL: LISTEN/NOTIFY). Backends without notifications sleep the timeout and
+    /// return false: callers still poll [`Store::version`], which finds every change.
+    async fn wait_for_change(&self, timeout: Duration) -> bool {
+        tokio::time::sleep(timeout).await;
+        false
+    }
+
+    /// Everything the store holds, at one version (re-read if a write landed in between).
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        let mut attempts = 0;
+        loop {
+            let version = self.version().await?;
+            let snapshot = Snapshot {
+                version,
+                oauth_config: self.oauth_config().await?,
+                certificates: self.certificates().await?,
+                partners: self.partners().await?,
+            };
+            attempts += 1;
+            if self.version().await? == version || attempts >= 10 {
+                return Ok(snapshot);
+            }
+        }
+    }
 }
 
 /// A store URL, parsed.
@@ -218,7 +342,17 @@ enum StoreUrl {
     SqliteFile(PathBuf),
     /// `sqlite::memory:`: a private database that lives as long as the store.
     SqliteMemory,
+    /// `postgres://…` or `postgresql://…`, passed to the driver as it is.
+    Postgres(PgUrl),
 }
+
+/// A PostgreSQL URL; `Debug` hides any password.
+#[derive(Clone, PartialEq, Eq)]
+struct PgUrl(String);
+
+/// The key file named on the command line (`--store-key-file`) for every store this process opens;
+/// it takes precedence over `S2S_STORE_KEY_FILE` (which the CLI cannot set: that needs `unsafe`).
+static KEY_FILE_FLAG: RwLock<Option<PathBuf>> = RwLock::new(None);
 
 impl fmt::Debug for CertificateRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -269,9 +403,41 @@ impl FromStr for CertificateRole {
     }
 }
 
+impl fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PgUrl").field(&redact_password(&self.0)).finish()
+    }
+}
+
+impl OpenOptions {
+    /// The key file from `--store-key-file` (see [`set_key_file`]), else `S2S_STORE_KEY_FILE`.
+    pub fn from_env() -> Self {
+        let flag = KEY_FILE_FLAG.read().ok().and_then(|flag| flag.clone());
+        let key_file = flag.or_else(|| std::env::var_os(KEY_FILE_ENV).filter(|v| !v.is_empty()).map(PathBuf::from));
+        Self { key_file }
+    }
+
+    fn key_spec(&self, url: &StoreUrl) -> KeySpec {
+        match (&self.key_file, url) {
+            (Some(path), _) => KeySpec::File(path.clone()),
+            (None, StoreUrl::SqliteFile(path)) => KeySpec::BesideDatabase(key_file_beside(path)),
+            (None, StoreUrl::SqliteMemory) => KeySpec::Ephemeral,
+            (None, StoreUrl::Postgres(_)) => KeySpec::Missing,
+        }
+    }
+}
+
 impl StoreUrl {
     fn parse(url: &str) -> Result<Self, StoreError> {
         let unsupported = || StoreError::UnsupportedUrl(redact_password(url));
+        if let Some((scheme, rest)) = url.split_once("://")
+            && (scheme.eq_ignore_ascii_case("postgres") || scheme.eq_ignore_ascii_case("postgresql"))
+        {
+            if rest.is_empty() {
+                return Err(unsupported());
+            }
+            return Ok(Self::Postgres(PgUrl(url.to_owned())));
+        }
         let rest = url
             .get(..7)
             .filter(|scheme| scheme.eq_ignore_ascii_case("sqlite:"))
@@ -290,15 +456,158 @@ impl StoreUrl {
     }
 }
 
-/// Opens the store named by `url` (`sqlite:PATH` or `sqlite::memory:`), creating the SQLite file
-/// and its parent directories if missing (mode 0600 on unix: it holds private keys), and brings
-/// the schema up to date.
+/// Opens the store named by `url` (`sqlite:PATH`, `sqlite::memory:` or `postgres://…`), creating
+/// the SQLite file and its parent directories if missing (mode 0600 on unix), brings the schema
+/// up to date and checks the store key: the one named by `--store-key-file` / `S2S_STORE_KEY_FILE`,
+/// else the key file beside an SQLite file (`<db>.key`, created 0600 with a new store). See
+/// [`open_with`].
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
-    let store: Arc<dyn Store> = match StoreUrl::parse(url)? {
-        StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file(&path).await?),
-        StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory().await?),
+    open_with(url, &OpenOptions::from_env()).await
+}
+
+/// Opens the store named by `url` with the key file of `options` (see [`OpenOptions::key_file`]).
+/// A store whose private keys are sealed with another key fails here, naming both key ids.
+pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let parsed = StoreUrl::parse(url)?;
+    let key = options.key_spec(&parsed);
+    let store: Arc<dyn Store> = match parsed {
+        StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
+        StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
+        StoreUrl::Postgres(PgUrl(url)) => Arc::new(PgStore::open(&url, &key).await?),
     };
     Ok(store)
+}
+
+/// Names the store key file for every store this process opens from now on (`--store-key-file`);
+/// it takes precedence over `S2S_STORE_KEY_FILE`.
+pub fn set_key_file(path: PathBuf) {
+    if let Ok(mut flag) = KEY_FILE_FLAG.write() {
+        *flag = Some(path);
+    }
+}
+
+/// The key file a store at `url` uses when none is named: beside an SQLite file; `None` for
+/// `sqlite::memory:`, PostgreSQL and URLs that are not store URLs.
+pub fn default_key_file(url: &str) -> Option<PathBuf> {
+    match StoreUrl::parse(url) {
+        Ok(StoreUrl::SqliteFile(path)) => Some(key_file_beside(&path)),
+        _ => None,
+    }
+}
+
+/// The key file kept beside an SQLite database: `<db>.key` (`s2s.db` → `s2s.db.key`).
+pub fn key_file_beside(database: &Path) -> PathBuf {
+    let mut name = database.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+    name.push(".key");
+    database.with_file_name(name)
+}
+
+/// A `certificates` row, as both backends read it (the private key still sealed).
+#[derive(sqlx::FromRow)]
+struct CertificateRow {
+    thumbprint: String,
+    role: String,
+    cert_der: Vec<u8>,
+    private_key_sealed: Option<Vec<u8>>,
+    not_before: i64,
+    not_after: i64,
+    effective_at: Option<i64>,
+    created_at: i64,
+}
+
+/// The `store_key` row.
+#[derive(sqlx::FromRow)]
+struct KeyCheckRow {
+    key_id: String,
+    check_value: Vec<u8>,
+}
+
+impl From<KeyCheckRow> for crypto::KeyCheck {
+    fn from(row: KeyCheckRow) -> Self {
+        Self { key_id: row.key_id, check_value: row.check_value }
+    }
+}
+
+/// A certificate row with its private key opened.
+fn certificate_record(row: CertificateRow, key: &StoreKey) -> Result<CertificateRecord, StoreError> {
+    let role = row.role.parse().map_err(|_| StoreError::CorruptValue {
+        table: "certificates",
+        column: "role",
+        detail: format!("unknown role `{}`", row.role),
+    })?;
+    let private_key_pkcs8 =
+        row.private_key_sealed.map(|sealed| key.open_private_key(&row.thumbprint, &sealed)).transpose()?;
+    Ok(CertificateRecord {
+        thumbprint: row.thumbprint,
+        role,
+        cert_der: row.cert_der,
+        private_key_pkcs8,
+        not_before: row.not_before,
+        not_after: row.not_after,
+        effective_at: row.effective_at,
+        created_at: row.created_at,
+    })
+}
+
+/// A unique-constraint violation becomes [`StoreError::Duplicate`]; anything else stays a database error.
+fn duplicate_or(error: sqlx::Error, what: &'static str, name: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            StoreError::Duplicate { what, name: name.to_owned() }
+        }
+        _ => StoreError::Database(error),
+    }
+}
+
+/// Binary values as standard base64 strings in JSON (the store dump), not arrays of numbers.
+mod der_base64 {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD.decode(text.trim()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Lists of binary values as lists of standard base64 strings in JSON.
+mod der_base64_list {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(list: &[Vec<u8>], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(list.iter().map(|bytes| STANDARD.encode(bytes)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let list = Vec::<String>::deserialize(deserializer)?;
+        list.iter().map(|text| STANDARD.decode(text.trim()).map_err(serde::de::Error::custom)).collect()
+    }
+}
+
+/// What a non-empty store holds, for [`StoreError::NotEmpty`].
+fn contents(oauth_config: bool, certificates: i64, partners: i64) -> String {
+    let mut parts = Vec::new();
+    if oauth_config {
+        parts.push(String::from("an OAuth configuration"));
+    }
+    match certificates {
+        0 => {}
+        1 => parts.push(String::from("1 certificate")),
+        n => parts.push(format!("{n} certificates")),
+    }
+    match partners {
+        0 => {}
+        1 => parts.push(String::from("1 partner application")),
+        n => parts.push(format!("{n} partner applications")),
+    }
+    parts.join(", ")
 }
 
 /// `url` with any password replaced by `***`, for error messages.

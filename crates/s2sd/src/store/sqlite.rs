@@ -4,17 +4,28 @@
 //! Writes start with `BEGIN IMMEDIATE`, so a writer takes the write lock before it reads anything
 //! and concurrent writers queue on `busy_timeout` instead of failing on a lock upgrade. Reads run
 //! in a deferred transaction so that a partner and its certificates come from one snapshot.
+//!
+//! Private keys are sealed with the store key (`crypto.rs`) in `certificates.private_key_sealed`.
+//! A store made before encryption holds plain keys there; the first open seals them and writes
+//! the key check value in one transaction. Change notification: none (the default
+//! [`Store::wait_for_change`]); nodes poll the version, one indexed row.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use super::{AutoRenew, CertificateRecord, CertificateRole, OAuthConfig, PartnerRecord, Store, StoreError};
+use super::crypto::{KeyCheck, KeySpec, StoreKey};
+use super::{
+    AutoRenew, CertificateRecord, CertificateRole, CertificateRow, KeyCheckRow, OAuthConfig, PartnerRecord, Snapshot,
+    Store, StoreError, certificate_record, duplicate_or,
+};
 
 /// The embedded schema migrations.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -29,6 +40,8 @@ const MAX_CONNECTIONS: u32 = 4;
 pub(super) struct SqliteStore {
     pool: SqlitePool,
     url: String,
+    /// Seals and opens private keys; replaced by [`Store::rotate_key`].
+    key: Arc<ArcSwap<StoreKey>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -40,18 +53,6 @@ struct OAuthConfigRow {
     exchange_autodiscover_url: Option<String>,
     auto_renew_before_days: Option<i64>,
     auto_renew_lead_days: Option<i64>,
-}
-
-#[derive(sqlx::FromRow)]
-struct CertificateRow {
-    thumbprint: String,
-    role: String,
-    cert_der: Vec<u8>,
-    private_key_pkcs8: Option<Vec<u8>>,
-    not_before: i64,
-    not_after: i64,
-    effective_at: Option<i64>,
-    created_at: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -83,8 +84,9 @@ struct PartnerCertificateRow {
 type Tx = Transaction<'static, Sqlite>;
 
 impl SqliteStore {
-    /// Opens (creating if missing, with mode 0600 on unix) the SQLite file at `path` and migrates it.
-    pub(super) async fn open_file(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if missing, with mode 0600 on unix) the SQLite file at `path`, migrates it
+    /// and checks (or, for a store without encrypted keys yet, sets) its key.
+    pub(super) async fn open_file_with(path: &Path, key: &KeySpec) -> Result<Self, StoreError> {
         create_file(path).await?;
         let url = format!("sqlite:{}", path.display());
         let options = SqliteConnectOptions::new()
@@ -98,13 +100,13 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: url.clone(), source })?;
-        Self::migrated(pool, url).await
+        Self::migrated(pool, url, key).await
     }
 
     /// Opens a private in-memory database. It lives as long as the pool's only connection, which
     /// the pool keeps open (no idle timeout, no maximum lifetime); so this backend serialises all
     /// access, which is fine for tests and throw-away runs, what it is for.
-    pub(super) async fn open_memory() -> Result<Self, StoreError> {
+    pub(super) async fn open_memory_with(key: &KeySpec) -> Result<Self, StoreError> {
         let url = String::from("sqlite::memory:");
         let options = SqliteConnectOptions::from_str(&url)
             .map_err(|source| StoreError::Open { url: url.clone(), source })?
@@ -118,12 +120,60 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { url: url.clone(), source })?;
-        Self::migrated(pool, url).await
+        Self::migrated(pool, url, key).await
     }
 
-    async fn migrated(pool: SqlitePool, url: String) -> Result<Self, StoreError> {
+    async fn migrated(pool: SqlitePool, url: String, key: &KeySpec) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, url })
+        let key = Self::init_key(&pool, &url, key).await?;
+        Ok(Self { pool, url, key: Arc::new(ArcSwap::from_pointee(key)) })
+    }
+
+    /// Resolves the store key against the stored check value. A store without one (new, or made
+    /// before encryption) gets it now, and any plain private keys it holds are sealed, in one
+    /// write transaction.
+    async fn init_key(pool: &SqlitePool, url: &str, spec: &KeySpec) -> Result<StoreKey, StoreError> {
+        if let Some(stored) = key_check(&mut *pool.acquire().await?).await? {
+            return spec.resolve(Some(&stored), url);
+        }
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let stored = key_check(&mut tx).await?;
+        let key = spec.resolve(stored.as_ref(), url)?;
+        if stored.is_none() {
+            let check = key.check_value()?;
+            sqlx::query("INSERT INTO store_key (id, key_id, check_value) VALUES (1, ?, ?)")
+                .bind(&check.key_id)
+                .bind(&check.check_value)
+                .execute(&mut *tx)
+                .await?;
+            let plain = sqlx::query_as::<_, (String, Vec<u8>)>(
+                "SELECT thumbprint, private_key_sealed FROM certificates WHERE private_key_sealed IS NOT NULL",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for (thumbprint, pkcs8) in plain {
+                let pkcs8 = zeroize::Zeroizing::new(pkcs8);
+                sqlx::query("UPDATE certificates SET private_key_sealed = ? WHERE thumbprint = ?")
+                    .bind(key.seal_private_key(&thumbprint, &pkcs8)?)
+                    .bind(&thumbprint)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// The key in force, checked inside a write transaction against the store's: a node whose key
+    /// was rotated away must not seal new private keys with it.
+    async fn current_key(&self, tx: &mut Tx) -> Result<Arc<StoreKey>, StoreError> {
+        let key = self.key.load_full();
+        match key_check(tx).await? {
+            Some(stored) if stored.key_id != key.id() => {
+                Err(StoreError::StaleKey { store_key_id: stored.key_id, node_key_id: key.id() })
+            }
+            _ => Ok(key),
+        }
     }
 
     /// Starts a write transaction holding the database's write lock.
@@ -164,58 +214,37 @@ impl Store for SqliteStore {
     }
 
     async fn set_oauth_config(&self, config: &OAuthConfig) -> Result<(), StoreError> {
-        let hostnames = json_list(&config.hostnames);
-        let additional_realms = json_list(&config.additional_realms);
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO oauth_config \
-                 (id, realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
-                  auto_renew_before_days, auto_renew_lead_days) \
-             VALUES (1, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET \
-                 realm = excluded.realm, \
-                 service_name = excluded.service_name, \
-                 hostnames = excluded.hostnames, \
-                 additional_realms = excluded.additional_realms, \
-                 exchange_autodiscover_url = excluded.exchange_autodiscover_url, \
-                 auto_renew_before_days = excluded.auto_renew_before_days, \
-                 auto_renew_lead_days = excluded.auto_renew_lead_days",
-        )
-        .bind(&config.realm)
-        .bind(&config.service_name)
-        .bind(hostnames)
-        .bind(additional_realms)
-        .bind(config.exchange_autodiscover_url.as_deref())
-        .bind(config.auto_renew.map(|a| i64::from(a.renew_before_days)))
-        .bind(config.auto_renew.map(|a| i64::from(a.lead_days)))
-        .execute(&mut *tx)
-        .await?;
+        upsert_oauth_config(&mut tx, config).await?;
         Self::bump_and_commit(tx).await
     }
 
     async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
         let rows = sqlx::query_as::<_, CertificateRow>(
-            "SELECT thumbprint, role, cert_der, private_key_pkcs8, not_before, not_after, effective_at, created_at \
+            "SELECT thumbprint, role, cert_der, private_key_sealed, not_before, not_after, effective_at, created_at \
              FROM certificates \
              ORDER BY CASE role WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at, thumbprint",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter().map(CertificateRecord::try_from).collect()
+        let key = self.key.load();
+        rows.into_iter().map(|row| certificate_record(row, &key)).collect()
     }
 
     async fn install_current_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let key = self.current_key(&mut tx).await?;
         sqlx::query("DELETE FROM certificates WHERE role = 'previous'").execute(&mut *tx).await?;
         sqlx::query("UPDATE certificates SET role = 'previous' WHERE role = 'current'").execute(&mut *tx).await?;
-        insert_certificate(&mut tx, record, CertificateRole::Current).await?;
+        insert_certificate(&mut tx, &key, record, CertificateRole::Current).await?;
         Self::bump_and_commit(tx).await
     }
 
     async fn stage_next_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        let key = self.current_key(&mut tx).await?;
         sqlx::query("DELETE FROM certificates WHERE role = 'next'").execute(&mut *tx).await?;
-        insert_certificate(&mut tx, record, CertificateRole::Next).await?;
+        insert_certificate(&mut tx, &key, record, CertificateRole::Next).await?;
         Self::bump_and_commit(tx).await
     }
 
@@ -304,30 +333,7 @@ impl Store for SqliteStore {
 
     async fn insert_partner(&self, record: &PartnerRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
-                 allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
-                 linked_account, accept_security_identifier_information, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&record.name)
-        .bind(&record.application_id)
-        .bind(&record.realm)
-        .bind(record.metadata_url.as_deref())
-        .bind(&record.trust_level)
-        .bind(record.enabled)
-        .bind(record.allow_http_metadata)
-        .bind(record.tls_ca_pem.as_deref())
-        .bind(record.metadata_fetched_at)
-        .bind(record.metadata_status.as_deref())
-        .bind(record.metadata_refresh_interval)
-        .bind(record.linked_account.as_deref())
-        .bind(record.accept_security_identifier_information)
-        .bind(record.created_at)
-        .bind(record.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| duplicate_or(error, "partner application", &record.name))?;
+        insert_partner_row(&mut tx, record).await?;
         replace_partner_certificates(&mut tx, &record.name, &record.certificates).await?;
         Self::bump_and_commit(tx).await
     }
@@ -409,6 +415,79 @@ impl Store for SqliteStore {
         Self::bump_and_commit(tx).await?;
         Ok(true)
     }
+
+    async fn schema_version(&self) -> Result<i64, StoreError> {
+        let version = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    fn key_id(&self) -> String {
+        self.key.load().id()
+    }
+
+    async fn rotate_key(&self, new_key: StoreKey) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let old_key = self.current_key(&mut tx).await?;
+        let sealed = sqlx::query_as::<_, (String, Vec<u8>)>(
+            "SELECT thumbprint, private_key_sealed FROM certificates WHERE private_key_sealed IS NOT NULL",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        let count = sealed.len() as u64;
+        for (thumbprint, sealed) in sealed {
+            let pkcs8 = zeroize::Zeroizing::new(old_key.open_private_key(&thumbprint, &sealed)?);
+            sqlx::query("UPDATE certificates SET private_key_sealed = ? WHERE thumbprint = ?")
+                .bind(new_key.seal_private_key(&thumbprint, &pkcs8)?)
+                .bind(&thumbprint)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let check = new_key.check_value()?;
+        sqlx::query("UPDATE store_key SET key_id = ?, check_value = ? WHERE id = 1")
+            .bind(&check.key_id)
+            .bind(&check.check_value)
+            .execute(&mut *tx)
+            .await?;
+        Self::bump_and_commit(tx).await?;
+        self.key.store(Arc::new(new_key));
+        Ok(count)
+    }
+
+    async fn import(&self, snapshot: &Snapshot, replace: bool) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let key = self.current_key(&mut tx).await?;
+        let (config, certificates, partners) = sqlx::query_as::<_, (i64, i64, i64)>(
+            "SELECT (SELECT COUNT(*) FROM oauth_config), (SELECT COUNT(*) FROM certificates), \
+                 (SELECT COUNT(*) FROM partners)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if config + certificates + partners > 0 {
+            if !replace {
+                return Err(StoreError::NotEmpty {
+                    url: self.url.clone(),
+                    what: super::contents(config > 0, certificates, partners),
+                });
+            }
+            // The partners' certificates go with them (ON DELETE CASCADE).
+            sqlx::query("DELETE FROM partners").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM certificates").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM oauth_config").execute(&mut *tx).await?;
+        }
+        if let Some(config) = &snapshot.oauth_config {
+            upsert_oauth_config(&mut tx, config).await?;
+        }
+        for record in &snapshot.certificates {
+            insert_certificate(&mut tx, &key, record, record.role).await?;
+        }
+        for record in &snapshot.partners {
+            insert_partner_row(&mut tx, record).await?;
+            replace_partner_certificates(&mut tx, &record.name, &record.certificates).await?;
+        }
+        Self::bump_and_commit(tx).await
+    }
 }
 
 impl TryFrom<OAuthConfigRow> for OAuthConfig {
@@ -432,28 +511,6 @@ impl TryFrom<OAuthConfigRow> for OAuthConfig {
     }
 }
 
-impl TryFrom<CertificateRow> for CertificateRecord {
-    type Error = StoreError;
-
-    fn try_from(row: CertificateRow) -> Result<Self, StoreError> {
-        let role = row.role.parse().map_err(|_| StoreError::CorruptValue {
-            table: "certificates",
-            column: "role",
-            detail: format!("unknown role `{}`", row.role),
-        })?;
-        Ok(Self {
-            thumbprint: row.thumbprint,
-            role,
-            cert_der: row.cert_der,
-            private_key_pkcs8: row.private_key_pkcs8,
-            not_before: row.not_before,
-            not_after: row.not_after,
-            effective_at: row.effective_at,
-            created_at: row.created_at,
-        })
-    }
-}
-
 /// Creates `path` (mode 0600 on unix) and its missing parent directories (mode 0700 on unix) if
 /// missing; an existing file is left as it is.
 async fn create_file(path: &Path) -> Result<(), StoreError> {
@@ -473,17 +530,89 @@ async fn create_file(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Inserts `record` with `role` (not `record.role`); a thumbprint clash is [`StoreError::Duplicate`].
-async fn insert_certificate(tx: &mut Tx, record: &CertificateRecord, role: CertificateRole) -> Result<(), StoreError> {
+/// The stored key id and check value, if the store has them yet.
+async fn key_check(conn: &mut SqliteConnection) -> Result<Option<KeyCheck>, StoreError> {
+    let row = sqlx::query_as::<_, KeyCheckRow>("SELECT key_id, check_value FROM store_key WHERE id = 1")
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(KeyCheck::from))
+}
+
+async fn upsert_oauth_config(tx: &mut Tx, config: &OAuthConfig) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO oauth_config \
+             (id, realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
+              auto_renew_before_days, auto_renew_lead_days) \
+         VALUES (1, ?, ?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET \
+             realm = excluded.realm, \
+             service_name = excluded.service_name, \
+             hostnames = excluded.hostnames, \
+             additional_realms = excluded.additional_realms, \
+             exchange_autodiscover_url = excluded.exchange_autodiscover_url, \
+             auto_renew_before_days = excluded.auto_renew_before_days, \
+             auto_renew_lead_days = excluded.auto_renew_lead_days",
+    )
+    .bind(&config.realm)
+    .bind(&config.service_name)
+    .bind(json_list(&config.hostnames))
+    .bind(json_list(&config.additional_realms))
+    .bind(config.exchange_autodiscover_url.as_deref())
+    .bind(config.auto_renew.map(|a| i64::from(a.renew_before_days)))
+    .bind(config.auto_renew.map(|a| i64::from(a.lead_days)))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts the partner row (not its certificates); a name clash is [`StoreError::Duplicate`].
+async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
+             allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
+             linked_account, accept_security_identifier_information, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&record.name)
+    .bind(&record.application_id)
+    .bind(&record.realm)
+    .bind(record.metadata_url.as_deref())
+    .bind(&record.trust_level)
+    .bind(record.enabled)
+    .bind(record.allow_http_metadata)
+    .bind(record.tls_ca_pem.as_deref())
+    .bind(record.metadata_fetched_at)
+    .bind(record.metadata_status.as_deref())
+    .bind(record.metadata_refresh_interval)
+    .bind(record.linked_account.as_deref())
+    .bind(record.accept_security_identifier_information)
+    .bind(record.created_at)
+    .bind(record.updated_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|error| duplicate_or(error, "partner application", &record.name))?;
+    Ok(())
+}
+
+/// Inserts `record` with `role` (not `record.role`), its private key sealed with `key`; a
+/// thumbprint clash is [`StoreError::Duplicate`].
+async fn insert_certificate(
+    tx: &mut Tx,
+    key: &StoreKey,
+    record: &CertificateRecord,
+    role: CertificateRole,
+) -> Result<(), StoreError> {
+    let sealed =
+        record.private_key_pkcs8.as_deref().map(|pkcs8| key.seal_private_key(&record.thumbprint, pkcs8)).transpose()?;
     sqlx::query(
         "INSERT INTO certificates \
-             (thumbprint, role, cert_der, private_key_pkcs8, not_before, not_after, effective_at, created_at) \
+             (thumbprint, role, cert_der, private_key_sealed, not_before, not_after, effective_at, created_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&record.thumbprint)
     .bind(role.as_str())
     .bind(record.cert_der.as_slice())
-    .bind(record.private_key_pkcs8.as_deref())
+    .bind(sealed)
     .bind(record.not_before)
     .bind(record.not_after)
     .bind(record.effective_at)
@@ -535,16 +664,6 @@ fn partner_record(row: PartnerRow, certificates: Vec<Vec<u8>>) -> PartnerRecord 
         accept_security_identifier_information: row.accept_security_identifier_information,
         created_at: row.created_at,
         updated_at: row.updated_at,
-    }
-}
-
-/// A unique-constraint violation becomes [`StoreError::Duplicate`]; anything else stays a database error.
-fn duplicate_or(error: sqlx::Error, what: &'static str, name: &str) -> StoreError {
-    match &error {
-        sqlx::Error::Database(database) if database.is_unique_violation() => {
-            StoreError::Duplicate { what, name: name.to_owned() }
-        }
-        _ => StoreError::Database(error),
     }
 }
 

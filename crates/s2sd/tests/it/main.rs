@@ -9,5 +9,6 @@ mod oauth_config;
 mod partner_application;
 mod rollover;
 mod serve;
+mod store_kill;
 mod support;
 mod two_node;

@@ -1,0 +1,258 @@
+//! The shared store under stress, with real processes. Kill safety: a configuration write is one
+//! transaction. A loop of `s2sd partner-application new` runs, and children are killed with SIGKILL
+//! at points spread over a write's whole life (before the store opens, during the write, after it).
+//! Afterwards every partner the CLI acknowledged (printed) is present and whole — name, application
+//! id, realm, its certificate — any other partner is whole or absent, and the store opens and takes
+//! writes. Against a fresh SQLite file always, and against a fresh schema of `S2S_TEST_DATABASE_URL`
+//! when that is set; there, also: a CLI change reaches a running node within two seconds through
+//! LISTEN/NOTIFY alone (its version poll is set to a minute).
+
+use std::io::BufRead as _;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sqlx::{Connection as _, Executor as _};
+
+use crate::support::{
+    DEADLINE, Guard, REALM, Site, curl, pem_to_der, poll, self_signed, sha1_upper_hex, x5t_from_thumbprint,
+};
+
+/// Writes in the loop.
+const WRITES: usize = 24;
+
+/// Where the children write: the store URL and, for PostgreSQL, its key file.
+struct Target {
+    store: String,
+    key_file: Option<String>,
+}
+
+impl Target {
+    /// `s2sd --store … [--store-key-file …] args…`, its environment cleared of store settings.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("s2sd"));
+        cmd.env_remove("S2S_STORE").env_remove("S2S_STORE_KEY_FILE").env_remove("S2S_LOG");
+        cmd.args(["--store", &self.store]);
+        if let Some(key_file) = &self.key_file {
+            cmd.args(["--store-key-file", key_file]);
+        }
+        cmd.args(args).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a command that must succeed with `--output json`; returns the document.
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.command(args).args(["--output", "json"]).output().unwrap();
+        assert!(out.status.success(), "`s2sd {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+/// The application id of the `i`th partner.
+fn app_id(i: usize) -> String {
+    format!("{i:08x}-0000-0ff1-ce00-000000000000")
+}
+
+/// The loop and the checks, on one store.
+fn kill_writers_and_check(site: &Site, target: &Target) {
+    let (cert, _) = self_signed(site.dir.path(), "partner", "partner.litwareinc.com");
+    let der = site.path("partner.der");
+    std::fs::write(&der, pem_to_der(&std::fs::read_to_string(&cert).unwrap())).unwrap();
+    let x5t = x5t_from_thumbprint(&sha1_upper_hex(&der));
+    let cert = cert.to_str().unwrap().to_owned();
+
+    let new_partner = |i: usize| {
+        let name = format!("partner-{i:02}");
+        let app = app_id(i);
+        let mut cmd = target.command(&[
+            "partner-application",
+            "new",
+            "--identity",
+            &name,
+            "--application-identifier",
+            &app,
+            "--realm",
+            REALM,
+            "--certificate",
+            &cert,
+            "--output",
+            "json",
+        ]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    };
+
+    // One write left alone: acknowledged, and how long a whole write takes here.
+    let start = Instant::now();
+    let out = new_partner(0).wait_with_output().unwrap();
+    let whole = start.elapsed();
+    assert!(out.status.success(), "the first write failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut acknowledged = vec![0];
+    let mut killed = 0;
+
+    for i in 1..WRITES {
+        let mut child = new_partner(i);
+        // From at once to a little after a whole write would take: every stage gets hit.
+        let delay = whole.mul_f64((i % 8) as f64 / 6.0);
+        std::thread::sleep(delay);
+        let _ = child.kill(); // SIGKILL; a no-op for a child that has exited already
+        let out = child.wait_with_output().unwrap();
+        if out.status.success() {
+            let printed: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("write {i} succeeded but printed no JSON ({e})"));
+            assert_eq!(printed["name"], format!("partner-{i:02}"));
+            acknowledged.push(i);
+        } else {
+            assert!(
+                out.status.code().is_none(),
+                "write {i} failed by itself: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            killed += 1;
+        }
+    }
+    assert!(killed > 0, "no write was killed (a whole write takes {whole:?})");
+
+    // The store opens, and every partner in it is whole.
+    let listed = target.json(&["partner-application", "list"]);
+    let partners = listed.as_array().unwrap();
+    for partner in partners {
+        let name = partner["name"].as_str().unwrap();
+        let i: usize = name.strip_prefix("partner-").unwrap().parse().unwrap();
+        assert_eq!(partner["application_id"], app_id(i), "{partner}");
+        assert_eq!(partner["realm"], REALM, "{partner}");
+        let keys = partner["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1, "{partner}");
+        assert_eq!(keys[0]["x5t"], x5t.as_str(), "{partner}");
+    }
+    // Every acknowledged partner is there.
+    for i in &acknowledged {
+        let name = format!("partner-{i:02}");
+        assert!(
+            partners.iter().any(|p| p["name"] == name.as_str()),
+            "{name} was acknowledged but is missing: {listed}"
+        );
+        let shown = target.json(&["partner-application", "show", &name]);
+        assert_eq!(shown["application_id"], app_id(*i));
+    }
+    // And the store still takes writes.
+    target.json(&["partner-application", "remove", "partner-00"]);
+    let again = target.json(&[
+        "partner-application",
+        "new",
+        "--identity",
+        "partner-00",
+        "--application-identifier",
+        &app_id(0),
+        "--realm",
+        REALM,
+        "--certificate",
+        &cert,
+    ]);
+    assert_eq!(again["keys"][0]["x5t"], x5t.as_str());
+}
+
+#[test]
+fn killed_writers_leave_every_acknowledged_partner_whole_on_sqlite() {
+    let site = Site::new();
+    let target = Target { store: site.store.clone(), key_file: None };
+    kill_writers_and_check(&site, &target);
+}
+
+#[test]
+fn killed_writers_leave_every_acknowledged_partner_whole_on_postgres() {
+    with_postgres(kill_writers_and_check);
+}
+
+/// A node whose version poll is a minute apart applies a change made by another node's CLI within
+/// two seconds: the store's change notification wakes it.
+#[test]
+fn a_change_reaches_a_running_node_within_two_seconds_on_postgres() {
+    with_postgres(|site, target| {
+        target.json(&["oauth-config", "set", "--realm", REALM, "--service-name", "exchange"]);
+        target.json(&["certificate", "new"]);
+        let (cert, _) = self_signed(site.dir.path(), "lync", "lync.litwareinc.com");
+        let cert = cert.to_str().unwrap().to_owned();
+
+        let mut serve =
+            target.command(&["serve", "--insecure-http", "--listen", "127.0.0.1:0", "--poll-interval-ms", "60000"]);
+        let stderr = site.path("serve.err");
+        serve.stdout(Stdio::piped()).stderr(std::fs::File::create(&stderr).unwrap());
+        let mut node = Guard(serve.spawn().unwrap());
+        let mut line = String::new();
+        // Kept open until the node is killed: it may print more.
+        let mut stdout = std::io::BufReader::new(node.0.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        let base = line
+            .strip_prefix("Serving ")
+            .and_then(|rest| rest.split(' ').next())
+            .unwrap_or_else(|| panic!("no `Serving …` line: {line:?}; {}", std::fs::read_to_string(&stderr).unwrap()))
+            .to_owned();
+        let version = || {
+            let health = curl(&format!("{base}/healthz"), None, &[]);
+            (health.status == 200).then(|| health.json()["config_version"].as_i64().unwrap())
+        };
+        let started = poll("/healthz of the node", DEADLINE, version);
+        let applied = |after: i64, what: &str| {
+            let start = Instant::now();
+            poll(what, Duration::from_secs(2), || version().filter(|v| *v > after));
+            start.elapsed()
+        };
+        // Let the node reach its minute-long wait, then change the store from "another node".
+        std::thread::sleep(Duration::from_millis(500));
+        let written = Instant::now();
+        target.json(&[
+            "partner-application",
+            "new",
+            "--identity",
+            "Lync",
+            "--application-identifier",
+            "00000004-0000-0ff1-ce00-000000000000",
+            "--realm",
+            REALM,
+            "--certificate",
+            &cert,
+        ]);
+        let took = applied(started, "the new partner on the running node");
+        eprintln!(
+            "a CLI write reached the node {took:?} after the CLI returned ({:?} after it started)",
+            written.elapsed()
+        );
+        let now = version().unwrap();
+        target.json(&["partner-application", "set", "Lync", "--enabled", "false"]);
+        applied(now, "the disabled partner on the running node");
+    });
+}
+
+/// Runs `check` on a fresh schema of `S2S_TEST_DATABASE_URL` (dropped afterwards, whatever
+/// happens) with a store key of its own; does nothing when the variable is not set.
+fn with_postgres(check: impl FnOnce(&Site, &Target)) {
+    let Some(database) = std::env::var("S2S_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
+        return;
+    };
+    let site = Site::new();
+    let mut suffix = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut suffix).unwrap();
+    let schema = format!("s2s_it_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin = |sql: String| {
+        runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&database).await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+            conn.close().await.unwrap();
+        });
+    };
+    admin(format!("CREATE SCHEMA {schema}"));
+    let mut url = url::Url::parse(&database).unwrap();
+    url.query_pairs_mut().append_pair("options", &format!("-c search_path={schema}"));
+    let key_file = site.path("store.key");
+    let key_arg = key_file.to_str().unwrap().to_owned();
+    let target = Target { store: url.to_string(), key_file: Some(key_arg.clone()) };
+    assert!(target.command(&["store", "generate-key", "--out", &key_arg]).status().unwrap().success());
+
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&site, &target)));
+    admin(format!("DROP SCHEMA {schema} CASCADE"));
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
