@@ -43,7 +43,15 @@ pub enum FetchError {
     /// The CA file is not PEM certificates.
     #[error("the trusted CA is not a PEM certificate bundle: {0}")]
     BadCa(String),
-    /// Connection, TLS or DNS failure, or timeout.
+    /// The server's TLS certificate is not trusted.
+    #[error("the TLS certificate of {url} is not trusted ({detail}); give the CA or the server's certificate with --tls-ca FILE")]
+    UntrustedCertificate {
+        /// The URL.
+        url: String,
+        /// The verifier's words.
+        detail: String,
+    },
+    /// Connection or DNS failure, or timeout.
     #[error("metadata URL {url} is unreachable: {detail}")]
     Unreachable {
         /// The URL.
@@ -99,12 +107,14 @@ pub async fn fetch(url: &str, options: &FetchOptions) -> Result<MetadataDocument
         builder = builder.tls_certs_only(certs);
     }
     let client = builder.build().map_err(|e| FetchError::Unreachable { url: url.into(), detail: chain(&e) })?;
-    let mut response = client
-        .get(parsed)
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| FetchError::Unreachable { url: url.into(), detail: chain(&e) })?;
+    let mut response =
+        client.get(parsed).header(reqwest::header::ACCEPT, "application/json").send().await.map_err(|e| {
+            let detail = chain(&e);
+            match detail.find("invalid peer certificate") {
+                Some(i) => FetchError::UntrustedCertificate { url: url.into(), detail: detail[i..].to_owned() },
+                None => FetchError::Unreachable { url: url.into(), detail },
+            }
+        })?;
     if !response.status().is_success() {
         return Err(FetchError::Status { url: url.into(), status: response.status().as_u16() });
     }

@@ -142,17 +142,16 @@ fn new_by_metadata_url_over_https_needs_the_servers_certificate() {
     assert_eq!(stable(site.partners()), stable(json!([p])));
 }
 
-/// Known bug (see the report): a TLS verification failure also logs an ERROR line from
-/// rustls-platform-verifier on stderr, so the failure is not one line.
+/// A TLS verification failure is one line that names the fix.
 #[test]
-#[ignore = "product bug: rustls_platform_verifier logs an extra ERROR line on stderr"]
 fn a_tls_failure_is_reported_on_one_line() {
     let lync = Site::new();
     lync.configure("lync");
     let node = lync.serve();
     let site = Site::new();
     site.configure("exchange");
-    refused(&site, "Lync", &["--metadata-url", &node.url("/metadata/json/1")]);
+    let err = refused(&site, "Lync", &["--metadata-url", &node.url("/metadata/json/1")]);
+    assert!(err.contains("not trusted") && err.contains("--tls-ca"), "{err}");
 }
 
 #[test]
