@@ -3,6 +3,7 @@
 //! differential oracle (jsonwebtoken), property tests, the axum middleware in-process, and
 //! metadata refresh against a real HTTP server.
 
+mod auth_server;
 mod common;
 mod conformance;
 mod middleware;

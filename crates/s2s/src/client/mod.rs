@@ -3,6 +3,9 @@
 //! the `Authorization` header for a target URL. The signing key can be swapped at any time
 //! (rollover); cached tokens signed by the old key are then re-minted.
 
+#[cfg(feature = "fetch")]
+pub mod auth_server;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -116,6 +119,18 @@ impl Issuer {
     /// An actor (app-only) token for `audience`, reused until shortly before it expires.
     pub fn actor_token(&self, audience: &Principal) -> Result<Arc<str>, IssueError> {
         Ok(Arc::clone(&self.minted(audience)?.actor))
+    }
+
+    /// An act-as token for `user` around an actor token someone else issued (an authorization
+    /// server): the outer token is ours (`iss` = our app id in the actor's realm).
+    pub fn act_as_with_actor(&self, actor: &str, user: &UserClaims) -> Result<String, IssueError> {
+        let decoded = crate::token::ActorToken::decode(actor)?;
+        let c = &decoded.claims;
+        let aud = c.aud.as_deref().unwrap_or_default();
+        let realm = aud.rsplit_once('@').map(|(_, r)| r).unwrap_or_default();
+        let iss = format!("{}@{realm}", self.identity.load().app_id);
+        let template = OuterTemplate::new(aud, &iss, c.nbf.unwrap_or_default(), c.exp.unwrap_or_default(), actor)?;
+        Ok(template.mint(user)?)
     }
 
     /// An act-as token for `user` at `audience`: an unsigned outer token around our actor token.
