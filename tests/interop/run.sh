@@ -299,11 +299,84 @@ PY
   done
 }
 
+# ---------------------------------------------------------------------------------------------
+# Check 5: node-sp-auth's online add-in strategy (client id + client secret) against node C, an
+# s2sd authorization server (the ACS role) with tenant B_REALM, and server B as the resource
+# server: realm discovery by B's challenge, C's tenant metadata (node-sp-auth hard-codes the ACS
+# host; node/online.js points it at C through node-sp-auth's setup() hook), a token from C's
+# /<realm>/tokens/OAuth/2, then B's /s2s/whoami.
+
+ONLINE_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+SHAREPOINT_ID=00000003-0000-0ff1-ce00-000000000000
+
+setup_authority() { # configures and starts node C; sets C_PORT; returns non-zero on failure
+  s2sd c oauth-config set --realm "$B_REALM" --service-name 00000001-0000-0000-c000-000000000000 >/dev/null &&
+    s2sd c certificate new >/dev/null &&
+    s2sd c tenant new --realm "$B_REALM" --name "Interop tenant" >/dev/null &&
+    s2sd c service-principal new --tenant "$B_REALM" --app-id sharepoint --display-name SharePoint \
+      --spn "$SHAREPOINT_ID/127.0.0.1" >/dev/null &&
+    s2sd c service-principal new --tenant "$B_REALM" --app-id "$ONLINE_ID" --display-name OnlineAddin >/dev/null &&
+    s2sd c service-principal credential add --tenant "$B_REALM" --app-id "$ONLINE_ID" --type symmetric \
+      --output json >"$T/online-secret.json" || return 1
+  start_server c || return 1
+  C_PORT="$PORT"
+}
+
+# The resource server's trust in the authority: `s2sd auth-server new` (C's tenant metadata) and
+# the add-in as a partner application that takes its tokens from it (`--use-auth-server`). A binary
+# without `auth-server` gets the whoami step reported as `# SKIP waiting for auth-server new`.
+trust_authority() { # trust_authority: 0 when B now trusts C, 1 when the commands do not exist yet
+  "$S2SD" auth-server --help >/dev/null 2>&1 || return 1
+  s2sd b auth-server new --name LitwareAuthority \
+    --metadata-url "https://127.0.0.1:$C_PORT/$B_REALM/metadata/json/1" --tls-ca "$T/c-tls/tls.crt" >/dev/null &&
+    s2sd b partner-application new --identity OnlineAddin --application-identifier "$ONLINE_ID" \
+      --realm "$B_REALM" --use-auth-server >/dev/null
+}
+
+run_online() { # run_online <check name> <accept|reject> <client secret> <check|skip>
+  local rc=0
+  SITE_URL="https://127.0.0.1:$B_PORT/" CLIENT_ID="$ONLINE_ID" CLIENT_SECRET="$3" AUTH_HOST="127.0.0.1:$C_PORT" \
+    EXPECT_REALM="$B_REALM" EXPECT_PARTNER=OnlineAddin WHOAMI="$4" NODE_EXTRA_CA_CERTS="$T/b-tls/tls.crt" \
+    timeout 60 node "$HERE/node/online.js" "$1" "$2" >"$T/online.out" 2>&1 || rc=$?
+  tally "$1" "$T/online.out" "$rc"
+}
+
+check_node_sp_auth_online() {
+  if ! setup_authority; then
+    not_ok "node-sp-auth online: configure and serve node C (authority, tenant $B_REALM)" "an s2sd step failed"
+    server_log c
+    return 0
+  fi
+  local secret whoami=skip
+  secret="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$T/online-secret.json")"
+  if trust_authority; then
+    whoami=check
+  elif "$S2SD" auth-server --help >/dev/null 2>&1; then
+    not_ok "node-sp-auth online: server B trusts authority C (auth-server new, --use-auth-server)" "an s2sd command failed"
+    server_log b
+    return 0
+  fi
+  run_online "node-sp-auth online (OnlineAddinOnly)" accept "$secret" "$whoami"
+  run_online "node-sp-auth online: negative control, a wrong client secret gets no token" reject "not-the-secret" skip
+  # The authority tells why it refuses, with the command that fixes it.
+  local answer
+  answer="$(curl -s --max-time 5 --cacert "$T/c-tls/tls.crt" "https://127.0.0.1:$C_PORT/$B_REALM/tokens/OAuth/2" \
+    --data-urlencode grant_type=client_credentials --data-urlencode "client_id=$ONLINE_ID@$B_REALM" \
+    --data-urlencode "client_secret=$secret" \
+    --data-urlencode "resource=$SHAREPOINT_ID/other.example@$B_REALM")" || answer=""
+  if [[ "$answer" == *'"error":"invalid_resource"'*'spn add'* ]]; then
+    ok "node-sp-auth online: a resource without an SPN is refused with invalid_resource naming spn add"
+  else
+    not_ok "node-sp-auth online: a resource without an SPN" "unexpected answer: ${answer:-(curl failed)}"
+  fi
+}
+
 check_pyjwt
 setup_b
 if [[ $B_UP -eq 1 ]]; then
   check_node_sp_auth
   check_realm_discovery
+  check_node_sp_auth_online
 fi
 
 finish

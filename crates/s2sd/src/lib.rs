@@ -2,6 +2,7 @@
 //! The binary (`main.rs`) only parses the command line and dispatches here; tests drive the same
 //! code in-process.
 
+pub mod authority;
 pub mod cli;
 pub mod diagnosis;
 pub mod issuer;

@@ -360,7 +360,7 @@ fn check_roll(
 /// Partners need this long to read a staged certificate from our metadata.
 const MIN_LEAD_SECONDS: i64 = 48 * 3600;
 
-fn parse_date(text: &str) -> anyhow::Result<i64> {
+pub(super) fn parse_date(text: &str) -> anyhow::Result<i64> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
         return Ok(t.unix_timestamp());

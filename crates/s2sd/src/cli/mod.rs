@@ -7,9 +7,11 @@ mod demo;
 mod oauth_config;
 mod partner_application;
 mod serve;
+mod service_principal;
 // `store` here names the configuration store module; the `s2sd store …` commands live in store.rs.
 #[path = "store.rs"]
 mod store_admin;
+mod tenant;
 mod token;
 
 use std::path::PathBuf;
@@ -66,6 +68,12 @@ pub enum Command {
     /// Partner applications we trust (New-/Get-/Set-/Remove-CsPartnerApplication).
     #[command(subcommand)]
     PartnerApplication(partner_application::Cmd),
+    /// Tenants of this node's authorization server (the ACS role).
+    #[command(subcommand)]
+    Tenant(tenant::Cmd),
+    /// Service principals of a tenant, their credentials and SPNs (New-MsolServicePrincipal…).
+    #[command(subcommand)]
+    ServicePrincipal(service_principal::Cmd),
     /// Mint and inspect tokens.
     #[command(subcommand)]
     Token(token::Cmd),
@@ -99,6 +107,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::PartnerApplication(cmd) => {
             partner_application::run(cmd, &open(cli.store.as_deref()).await?, &out).await
         }
+        Command::Tenant(cmd) => tenant::run(cmd, &open_authority(cli.store.as_deref()).await?, &out).await,
+        Command::ServicePrincipal(cmd) => {
+            service_principal::run(cmd, &open_authority(cli.store.as_deref()).await?, &out).await
+        }
         Command::Token(cmd) => token::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Store(cmd) => store_admin::run(cmd, cli.store.as_deref(), &out).await,
         Command::Serve(args) => serve::run(args, cli.store.as_deref(), &out).await,
@@ -122,6 +134,18 @@ pub fn store_url(given: Option<&str>) -> anyhow::Result<String> {
 async fn open(given: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
     let url = store_url(given)?;
     Ok(store::open(&url).await?)
+}
+
+async fn open_authority(given: Option<&str>) -> anyhow::Result<Arc<dyn store::authority::AuthorityStore>> {
+    let url = store_url(given)?;
+    match store::open_authority(&url).await {
+        Err(store::StoreError::UnsupportedUrl(_)) if url.to_ascii_lowercase().starts_with("postgres") => {
+            anyhow::bail!(
+                "the authorization server (tenants, service principals) keeps its configuration in an SQLite store for now; PostgreSQL stores have no authority tables yet"
+            )
+        }
+        other => Ok(other?),
+    }
 }
 
 /// An error and its causes on one line.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use s2s::clock::SharedClock;
 use s2s::metadata::Endpoint;
@@ -91,6 +91,7 @@ pub async fn start(
     listener.set_nonblocking(true).map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
     metrics_handle();
     let state = AppState::start(store, clock.clone(), options.refresh.clone(), options.poll, cancel.clone()).await?;
+    state.authority.set_https(options.tls.is_some());
     let app = router(state.clone());
     let listen_err = move |source| ServerError::Listen { addr: addr.to_string(), source };
     match options.tls {
@@ -129,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .route("/s2s/whoami", get(whoami).post(whoami))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics_text))
+        .merge(authority_routes())
         .fallback(not_found)
         .layer(S2sLayer::new(state.auth.clone()))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
@@ -137,7 +139,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The authorization-server role: per-tenant metadata, OpenID discovery, JWKS, token endpoint.
+fn authority_routes() -> Router<AppState> {
+    use crate::authority::endpoint;
+    Router::new()
+        .route("/{realm}/metadata/json/1", get(endpoint::metadata))
+        .route("/{realm}/v2.0/.well-known/openid-configuration", get(endpoint::openid_configuration))
+        .route("/{realm}/discovery/keys", get(endpoint::jwks))
+        .route("/{realm}/tokens/OAuth/2", post(endpoint::token))
+}
+
 async fn metadata(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    // `/metadata/json/1?realm=<tenant>`: an authority tenant's document (TokenHelper, node-sp-auth).
+    if let Some(tenant_document) = crate::authority::endpoint::metadata_for_query(&state, &uri, &headers) {
+        return tenant_document;
+    }
     let authority = request_authority(&uri, &headers);
     let mut doc = (**state.metadata.load()).clone();
     if !authority.is_empty() {

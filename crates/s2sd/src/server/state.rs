@@ -49,6 +49,8 @@ pub struct AppState {
     pub schedule: Arc<ArcSwap<Schedule>>,
     /// Time.
     pub clock: SharedClock,
+    /// The authorization-server role: tenants, service principals, the token endpoint's state.
+    pub authority: Arc<crate::authority::Authority>,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
         cancel: CancellationToken,
     ) -> Result<Self, StoreError> {
         let loaded = trust::load(store.as_ref(), clock.now()).await?;
+        let authority = Arc::new(crate::authority::Authority::open(&store.url(), clock.clone()).await);
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }
@@ -92,6 +95,7 @@ impl AppState {
             version: Arc::new(std::sync::atomic::AtomicI64::new(loaded.version)),
             schedule: Arc::new(ArcSwap::from_pointee(schedule)),
             clock,
+            authority,
         };
         tokio::spawn(state.clone().watch(poll, cancel));
         Ok(state)
@@ -166,6 +170,9 @@ impl AppState {
         self.trust.publish(loaded.local, loaded.partners);
         self.issuer.set_identity(loaded.issuer);
         self.metadata.store(Arc::new(loaded.metadata));
+        if let Err(e) = self.authority.reload().await {
+            tracing::warn!(error = %e, "authority reload failed; serving the last authority configuration");
+        }
         self.schedule.store(Arc::new(Schedule { expiring: loaded.expiring, next_change_at: loaded.next_change_at }));
         Ok(())
     }

@@ -28,9 +28,11 @@ use self::crypto::KeySpec;
 use self::postgres::PgStore;
 use self::sqlite::SqliteStore;
 
+pub mod authority;
 mod crypto;
 mod postgres;
 mod sqlite;
+mod sqlite_authority;
 
 /// Our own OAuth identity (`Set-CsOAuthConfiguration`, `Set-AuthConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -502,6 +504,20 @@ pub fn key_file_beside(database: &Path) -> PathBuf {
     database.with_file_name(name)
 }
 
+/// Opens the authority store (tenants, service principals, credentials) at the same `url` as
+/// [`open`]: the same SQLite file, its own connection pool. A `sqlite::memory:` URL gives a
+/// private, empty in-memory database. PostgreSQL has no authority tables yet.
+pub async fn open_authority(url: &str) -> Result<Arc<dyn authority::AuthorityStore>, StoreError> {
+    let parsed = StoreUrl::parse(url)?;
+    let key = OpenOptions::from_env().key_spec(&parsed);
+    let store: Arc<dyn authority::AuthorityStore> = match parsed {
+        StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
+        StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
+        StoreUrl::Postgres(_) => return Err(StoreError::UnsupportedUrl(redact_password(url))),
+    };
+    Ok(store)
+}
+
 /// A `certificates` row, as both backends read it (the private key still sealed).
 #[derive(sqlx::FromRow)]
 struct CertificateRow {
@@ -624,5 +640,7 @@ fn redact_password(url: &str) -> String {
     }
 }
 
+#[cfg(test)]
+mod authority_tests;
 #[cfg(test)]
 mod tests;

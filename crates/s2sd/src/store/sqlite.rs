@@ -123,6 +123,11 @@ impl SqliteStore {
         Self::migrated(pool, url, key).await
     }
 
+    /// The connection pool (the mailbox store shares this backend).
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     async fn migrated(pool: SqlitePool, url: String, key: &KeySpec) -> Result<Self, StoreError> {
         MIGRATOR.run(&pool).await?;
         let key = Self::init_key(&pool, &url, key).await?;

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod authority;
 mod certificate;
 mod oauth_config;
 mod partner_application;
