@@ -6,6 +6,7 @@
 
 mod authority;
 mod certificate;
+mod multi_node;
 mod oauth_config;
 mod partner_application;
 mod rollover;
