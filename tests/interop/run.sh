@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interop checks: real third-party clients (PyJWT + cryptography from PyPI, node-sp-auth from npm)
+# Interop checks: real third-party clients (PyJWT + cryptography and exchangelib from PyPI, node-sp-auth from npm)
 # against a real s2sd on 127.0.0.1. See tests/interop/README.md.
 #
 # usage: bash tests/interop/run.sh <path-to-s2sd-binary>
@@ -300,6 +300,91 @@ PY
 }
 
 # ---------------------------------------------------------------------------------------------
+# Check 4: exchangelib against the mailbox service (EWS) of node X, an Exchange node in realm
+# litwareinc.com. X trusts Lync (Full trust, linked account lync-app with UserApplication), Reader
+# (linked account without roles) and Archiver (linked account with ArchiveApplication); each
+# partner's own store mints its tokens with `s2sd token issue`, and X knows it by certificate.
+
+X_REALM=litwareinc.com
+X_USER="kenmyer@$X_REALM"
+READER_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+ARCHIVER_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+LYNC_ID=00000004-0000-0ff1-ce00-000000000000
+
+setup_exchangelib() { # configures stores x, ly, rd, ar; returns non-zero on the first failing command
+  local name id
+  s2sd x oauth-config set --realm "$X_REALM" --service-name "$EXCHANGE_ID" >/dev/null &&
+    s2sd x certificate new >/dev/null &&
+    s2sd x certificate export --out "$T/x-issuer.crt" >/dev/null || return 1
+  for name in ly rd ar; do
+    case "$name" in
+      ly) id="$LYNC_ID" ;;
+      rd) id="$READER_ID" ;;
+      ar) id="$ARCHIVER_ID" ;;
+    esac
+    s2sd "$name" oauth-config set --realm "$X_REALM" --service-name "$id" >/dev/null &&
+      s2sd "$name" certificate new >/dev/null &&
+      s2sd "$name" certificate export --out "$T/$name-issuer.crt" >/dev/null &&
+      s2sd "$name" partner-application new --identity Exchange --application-identifier "$EXCHANGE_ID" \
+        --realm "$X_REALM" --certificate "$T/x-issuer.crt" >/dev/null || return 1
+  done
+  s2sd x partner-application new --identity Lync --application-identifier "$LYNC_ID" --realm "$X_REALM" \
+    --certificate "$T/ly-issuer.crt" --trust-level full --linked-account "lync-app@$X_REALM" >/dev/null &&
+    s2sd x partner-application new --identity Reader --application-identifier "$READER_ID" --realm "$X_REALM" \
+      --certificate "$T/rd-issuer.crt" --linked-account "norights@$X_REALM" >/dev/null &&
+    s2sd x partner-application new --identity Archiver --application-identifier "$ARCHIVER_ID" --realm "$X_REALM" \
+      --certificate "$T/ar-issuer.crt" >/dev/null &&
+    s2sd x partner-application set Archiver --linked-account "archiver@$X_REALM" >/dev/null &&
+    s2sd x mailbox user new --smtp "$X_USER" --display-name "Ken Myer" >/dev/null &&
+    s2sd x mailbox user new --smtp "lync-app@$X_REALM" >/dev/null &&
+    s2sd x mailbox user new --smtp "norights@$X_REALM" >/dev/null &&
+    s2sd x mailbox user new --smtp "archiver@$X_REALM" >/dev/null &&
+    s2sd x role-assignment new --role UserApplication --user "lync-app@$X_REALM" >/dev/null &&
+    s2sd x role-assignment new --role ArchiveApplication --user "archiver@$X_REALM" >/dev/null
+}
+
+check_exchangelib() {
+  if ! setup_exchangelib; then
+    not_ok "exchangelib: configure node X (Exchange) and partners Lync, Reader, Archiver" "an s2sd command failed"
+    server_log x
+    return 0
+  fi
+  if ! start_server x; then
+    not_ok "exchangelib: serve node X over https" "no answer on /healthz within 10 s (or it exited; log below)"
+    server_log x
+    return 0
+  fi
+  local host="127.0.0.1:$PORT"
+  if ! s2sd ly token issue --partner Exchange --host "$host" --user "smtp:$X_USER" >"$T/ews-act-as.jwt" ||
+    ! s2sd ly token issue --partner Exchange --host "$host" >"$T/ews-lync-app.jwt" ||
+    ! s2sd rd token issue --partner Exchange --host "$host" >"$T/ews-reader.jwt" ||
+    ! s2sd ar token issue --partner Exchange --host "$host" >"$T/ews-archiver.jwt"; then
+    not_ok "exchangelib: s2sd token issue for Exchange at $host" "the command failed"
+    server_log ly
+    return 0
+  fi
+  local rc=0
+  timeout 120 "$PY" "$HERE/exchangelib_check.py" \
+    --endpoint "https://$host/EWS/Exchange.asmx" \
+    --cafile "$T/x-tls/tls.crt" \
+    --user "$X_USER" \
+    --act-as-token "$T/ews-act-as.jwt" \
+    --impersonation-token "$T/ews-lync-app.jwt" \
+    --denied-token "$T/ews-reader.jwt" \
+    --archive-token "$T/ews-archiver.jwt" >"$T/exchangelib.out" 2>&1 || rc=$?
+  tally "exchangelib: exchangelib_check.py" "$T/exchangelib.out" "$rc"
+  # What landed: the CLI sees the archived item, and the round trips left nothing behind.
+  local items
+  items="$(s2sd x mailbox item list --user "$X_USER" --output json)" || items=""
+  if [[ "$(printf '%s' "$items" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(sorted({i["folder"] for i in d}))' 2>/dev/null)" == "['archivemsgfolderroot']" ]]; then
+    ok "exchangelib: s2sd mailbox item list shows only the archived item left in $X_USER's mailbox"
+  else
+    not_ok "exchangelib: s2sd mailbox item list after the checks" "unexpected items: ${items:-(command failed)}"
+    server_log x
+  fi
+}
+
+# ---------------------------------------------------------------------------------------------
 # Check 5: node-sp-auth's online add-in strategy (client id + client secret) against node C, an
 # s2sd authorization server (the ACS role) with tenant B_REALM, and server B as the resource
 # server: realm discovery by B's challenge, C's tenant metadata (node-sp-auth hard-codes the ACS
@@ -378,5 +463,6 @@ if [[ $B_UP -eq 1 ]]; then
   check_realm_discovery
   check_node_sp_auth_online
 fi
+check_exchangelib
 
 finish

@@ -22,6 +22,31 @@ pub fn parse_header(value: &str) -> Option<(u32, String)> {
     Some((code, reason))
 }
 
+/// The stable reason for an Exchange error number, when only `x-ms-diagnostics` was sent (as real
+/// Exchange does); the reason text tells the cases that share a number apart.
+pub fn reason_for(code: u32, text: &str) -> &'static str {
+    let text = text.to_ascii_lowercase();
+    match code {
+        2008 if text.contains("disabled") => "partner_disabled",
+        2008 => "unknown_issuer",
+        2011 => "realm_mismatch_audience_issuer",
+        2012 => "unexpected_realm_in_nameid",
+        5002 => "unknown_realm",
+        4002 => "audience_host_mismatch",
+        4003 => "wrong_audience",
+        10001 if text.contains("expired") => "signing_certificate_expired",
+        10001 => "unknown_thumbprint",
+        1001 => "invalid_signature",
+        3001 if text.contains("not valid for") => "token_not_yet_valid",
+        3001 => "token_expired",
+        2015 => "act_as_not_allowed",
+        6001 => "user_not_found",
+        6002 => "user_ambiguous",
+        7001 => "no_matching_partner_app",
+        _ => "",
+    }
+}
+
 /// Diagnoses a refusal by its stable reason (falls back on the Exchange number when the reason is unknown).
 pub fn explain(reason: &str, code: u32, partner: Option<&str>) -> Diagnosis {
     let p = partner.unwrap_or("<partner>");
@@ -58,6 +83,18 @@ pub fn explain(reason: &str, code: u32, partner: Option<&str>) -> Diagnosis {
         "act_as_not_allowed" | "actor_not_trusted_for_delegation" => d(
             "the partner may not act for users (trust level is not Full)",
             format!("on the target: s2sd partner-application set {p} --trust-level full"),
+        ),
+        "user_not_found" => d(
+            "the target found no mailbox user matching the token's user (no mailbox, or the SIP/SMTP address differs)",
+            "on the target: s2sd mailbox user new --smtp <address> --sip <sip address> (or correct the user's addresses)".into(),
+        ),
+        "user_ambiguous" => d(
+            "more than one mailbox user on the target matches the token's user",
+            "on the target: s2sd mailbox user list, and remove the duplicate address".into(),
+        ),
+        "no_matching_partner_app" => d(
+            "an authorization server issued our token, but the target has no partner application for us marked to use it",
+            format!("on the target: s2sd partner-application new --identity {p} --application-identifier <our id> --realm '' --use-auth-server"),
         ),
         _ => d(
             "the target refused the token",

@@ -4,8 +4,11 @@
 
 pub mod authority;
 pub mod cli;
+pub mod connectivity;
 pub mod diagnosis;
 pub mod issuer;
+pub mod mailbox;
+pub mod outbound;
 pub mod server;
 pub mod store;
 pub mod trust;

@@ -151,8 +151,8 @@ fn partner(record: &PartnerRecord, now: UnixTime, warnings: &mut Vec<String>) ->
         enabled: record.enabled,
         accept_security_identifier_information: record.accept_security_identifier_information,
         linked_account: record.linked_account.clone(),
-        kind: s2s::partner::PartnerKind::Application,
-        use_auth_server: false,
+        kind: record.kind,
+        use_auth_server: record.use_auth_server,
         metadata: record.metadata_url.as_ref().map(|url| MetadataSource {
             url: url.clone(),
             allow_http: record.allow_http_metadata,

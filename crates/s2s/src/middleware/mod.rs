@@ -113,6 +113,43 @@ pub fn challenge_response(snapshot: &TrustSnapshot, rejection: Option<&Rejection
     response
 }
 
+/// The 401 for a token that validated but names nobody the service can act for (an act-as user
+/// or a linked account that does not resolve): the same Bearer challenge with
+/// `error="invalid_token"`, and `x-ms-diagnostics: <code>;reason="<reason>";error_category="<category>"`.
+pub fn unresolved_caller_response(snapshot: &TrustSnapshot, code: u32, reason: &str, category: &str) -> Response {
+    let clean = |text: &str| -> String {
+        text.chars()
+            .map(|c| {
+                if c == '"' {
+                    '\''
+                } else if c.is_control() {
+                    ' '
+                } else {
+                    c
+                }
+            })
+            .collect()
+    };
+    let challenge = BearerChallenge {
+        realm: (!snapshot.local.realm.is_empty()).then(|| snapshot.local.realm.clone()),
+        client_id: snapshot.local.app_id.clone(),
+        trusted_issuers: snapshot.trusted_issuers(),
+        authorization_uri: None,
+        error: Some("invalid_token".to_owned()),
+    };
+    let body = serde_json::json!({"error": "invalid_token", "error_description": reason, "code": code});
+    let mut response = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&challenge.to_header_value()) {
+        headers.insert(WWW_AUTHENTICATE, v);
+    }
+    let diagnostics = format!("{code};reason=\"{}\";error_category=\"{}\"", clean(reason), clean(category));
+    if let Ok(v) = HeaderValue::from_str(&diagnostics) {
+        headers.insert(X_MS_DIAGNOSTICS, v);
+    }
+    response
+}
+
 /// The authority a request was addressed to: `Host`, else the URI's.
 pub fn request_authority(parts_uri: &http::Uri, headers: &http::HeaderMap) -> String {
     headers

@@ -67,6 +67,8 @@ CREATE TABLE partners (
     metadata_refresh_interval BIGINT,                       -- seconds; NULL = the server's default
     linked_account      TEXT,                               -- app-only rights: this mailbox user's role assignments
     accept_security_identifier_information BOOLEAN NOT NULL DEFAULT FALSE,
+    kind                TEXT NOT NULL DEFAULT 'application' CHECK (kind IN ('application', 'auth-server')),
+    use_auth_server     BOOLEAN NOT NULL DEFAULT FALSE,
     created_at          BIGINT NOT NULL,
     updated_at          BIGINT NOT NULL
 );

@@ -50,6 +50,8 @@ CREATE TABLE partners (
     metadata_refresh_interval INTEGER,                          -- seconds; NULL = the server's default
     linked_account      TEXT,                                   -- app-only rights: this mailbox user's role assignments
     accept_security_identifier_information INTEGER NOT NULL DEFAULT 0 CHECK (accept_security_identifier_information IN (0, 1)),
+    kind                TEXT NOT NULL DEFAULT 'application' CHECK (kind IN ('application', 'auth-server')),
+    use_auth_server     INTEGER NOT NULL DEFAULT 0 CHECK (use_auth_server IN (0, 1)),
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL
 ) STRICT;

@@ -60,6 +60,9 @@ pub async fn run(args: Args, _out: &Printer) -> anyhow::Result<ExitCode> {
     )
     .await?;
     cli("$EXCHANGE", &exchange_store, &["certificate", "new"]).await?;
+    step("The exchange node hosts kenmyer's mailbox (New-Mailbox)");
+    cli("$EXCHANGE", &exchange_store, &["mailbox", "user", "new", "--smtp", "kenmyer@litwareinc.com", "--sip", USER, "--display-name", "Ken Myer"])
+        .await?;
 
     step("Start both servers (s2sd serve), HTTPS with self-signed certificates");
     let cancel = CancellationToken::new();
@@ -137,6 +140,38 @@ async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange
         bail!("the act-as call was refused: {body}");
     }
 
+    step(&format!("Test-CsExStorageConnectivity -SipUri {USER} -DeleteItem, from the lync node"));
+    cli("$LYNC", lync_store, &["test", "storage-connectivity", "--sip-uri", USER, "--delete-item"]).await?;
+
+    step("Exchange archiving: the lync node saves an IM transcript in kenmyer's archive");
+    let transcript = std::env::temp_dir().join(format!("s2s-demo-transcript-{}.txt", std::process::id()));
+    std::fs::write(
+        &transcript,
+        "[10:02] Ken Myer: Can we move the review to Thursday?\n[10:03] Pilar Ackerman: Thursday 2 pm works.\n",
+    )?;
+    let archived = cli(
+        "$LYNC",
+        lync_store,
+        &["archive", "conversation", "--sip-uri", USER, "--transcript", &transcript.display().to_string(), "--subject", "Conversation with Pilar Ackerman"],
+    )
+    .await;
+    let _ = std::fs::remove_file(&transcript);
+    archived?;
+
+    step("Unified contact store: the lync node adds a contact to kenmyer's mailbox and lists them");
+    cli(
+        "$LYNC",
+        lync_store,
+        &[
+            "contacts", "add", "--sip-uri", USER, "--display-name", "Pilar Ackerman", "--given-name", "Pilar", "--surname", "Ackerman",
+            "--email", "pilar@litwareinc.com", "--contact-sip", "pilar@litwareinc.com", "--phone", "+1 425 555 0100",
+        ],
+    )
+    .await?;
+    cli("$LYNC", lync_store, &["contacts", "list", "--sip-uri", USER]).await?;
+    step("What landed in kenmyer's mailbox on the exchange node");
+    cli("$EXCHANGE", exchange_store, &["mailbox", "item", "list", "--user", "kenmyer@litwareinc.com"]).await?;
+
     step("Disable the Lync partner on the exchange node (Set-PartnerApplication -Enabled $false), no restart");
     cli("$EXCHANGE", exchange_store, &["partner-application", "set", "Lync", "--enabled", "false"]).await?;
     caught_up(exchange, exchange_store).await?;
@@ -153,6 +188,12 @@ async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange
     let code = crate::diagnosis::parse_header(&diagnostics).map_or(0, |(c, _)| c);
     let d = crate::diagnosis::explain(reason, code, Some("Lync"));
     println!("Diagnosis: {}\nFix:       {}", d.cause, d.fix);
+
+    step("The storage connectivity test now fails, with its diagnosis");
+    let failed = cli("$LYNC", lync_store, &["test", "storage-connectivity", "--sip-uri", USER]).await;
+    if failed.is_ok() {
+        bail!("the storage connectivity test passed although the partner is disabled");
+    }
     Ok(())
 }
 

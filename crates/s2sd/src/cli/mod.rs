@@ -4,14 +4,20 @@
 
 mod certificate;
 mod demo;
+mod mailbox;
 mod oauth_config;
+mod archive;
+mod auth_server;
+mod contacts;
 mod partner_application;
+mod role_assignment;
 mod serve;
 mod service_principal;
 // `store` here names the configuration store module; the `s2sd store …` commands live in store.rs.
 #[path = "store.rs"]
 mod store_admin;
 mod tenant;
+mod test;
 mod token;
 
 use std::path::PathBuf;
@@ -68,6 +74,24 @@ pub enum Command {
     /// Partner applications we trust (New-/Get-/Set-/Remove-CsPartnerApplication).
     #[command(subcommand)]
     PartnerApplication(partner_application::Cmd),
+    /// Connectivity tests against partners (Test-CsExStorageConnectivity).
+    #[command(subcommand)]
+    Test(test::Cmd),
+    /// Exchange archiving: save IM transcripts in users' mailboxes.
+    #[command(subcommand)]
+    Archive(archive::Cmd),
+    /// The unified contact store: users' contacts in their mailboxes.
+    #[command(subcommand)]
+    Contacts(contacts::Cmd),
+    /// Authorization servers whose tokens partners may use (New-AuthServer, New-CsOAuthServer).
+    #[command(subcommand)]
+    AuthServer(auth_server::Cmd),
+    /// Mailbox users and their items (New-Mailbox, Get-Mailbox; what landed in a mailbox).
+    #[command(subcommand)]
+    Mailbox(mailbox::Cmd),
+    /// Management role assignments of mailbox users (New-/Get-/Remove-ManagementRoleAssignment).
+    #[command(subcommand)]
+    RoleAssignment(role_assignment::Cmd),
     /// Tenants of this node's authorization server (the ACS role).
     #[command(subcommand)]
     Tenant(tenant::Cmd),
@@ -89,7 +113,10 @@ pub enum Command {
 /// Sets up logging to stderr.
 pub fn init_logging(cli: &Cli) {
     let filter =
-        tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // The platform verifier logs every refused TLS certificate as an error of its own; our error
+        // already says it, on one line.
+        tracing_subscriber::EnvFilter::try_new(format!("{},rustls_platform_verifier=off", cli.log))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     let _ = if cli.log_json { builder.json().try_init() } else { builder.try_init() };
@@ -106,6 +133,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Certificate(cmd) => certificate::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::PartnerApplication(cmd) => {
             partner_application::run(cmd, &open(cli.store.as_deref()).await?, &out).await
+        }
+        Command::Test(cmd) => test::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::Archive(cmd) => archive::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::Contacts(cmd) => contacts::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::AuthServer(cmd) => {
+            auth_server::run(cmd, &open(cli.store.as_deref()).await?, &out).await
+        }
+        Command::Mailbox(cmd) => mailbox::run(cmd, &open_mailbox(cli.store.as_deref()).await?, &out).await,
+        Command::RoleAssignment(cmd) => {
+            role_assignment::run(cmd, &open_mailbox(cli.store.as_deref()).await?, &out).await
         }
         Command::Tenant(cmd) => tenant::run(cmd, &open_authority(cli.store.as_deref()).await?, &out).await,
         Command::ServicePrincipal(cmd) => {
@@ -143,6 +180,16 @@ async fn open_authority(given: Option<&str>) -> anyhow::Result<Arc<dyn store::au
             anyhow::bail!(
                 "the authorization server (tenants, service principals) keeps its configuration in an SQLite store for now; PostgreSQL stores have no authority tables yet"
             )
+        }
+        other => Ok(other?),
+    }
+}
+
+async fn open_mailbox(given: Option<&str>) -> anyhow::Result<Arc<dyn store::mailbox::MailboxStore>> {
+    let url = store_url(given)?;
+    match store::open_mailbox(&url).await {
+        Err(store::StoreError::UnsupportedUrl(u)) if u.starts_with("postgres") => {
+            anyhow::bail!("mailboxes are kept in SQLite stores only for now, and {u} is PostgreSQL")
         }
         other => Ok(other?),
     }

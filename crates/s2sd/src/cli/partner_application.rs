@@ -14,7 +14,7 @@ use s2s::token::VerifyingKey;
 
 use super::{Printer, now, rfc3339};
 use crate::issuer;
-use crate::store::{PartnerRecord, Store};
+use crate::store::{PartnerKind, PartnerRecord, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -27,7 +27,7 @@ pub enum Cmd {
         #[arg(long, conflicts_with_all = ["application_identifier", "certificate"])]
         metadata_url: Option<String>,
         /// Its application id (GUID), when registering without metadata.
-        #[arg(long, requires_all = ["realm", "certificate"])]
+        #[arg(long, requires = "realm")]
         application_identifier: Option<String>,
         /// Its realm, when registering without metadata (`*` = any realm).
         #[arg(long)]
@@ -50,6 +50,17 @@ pub enum Cmd {
         /// Register it disabled.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         enabled: bool,
+        /// The mailbox user whose role assignments give this partner's app-only tokens their rights
+        /// (Exchange's LinkedAccount).
+        #[arg(long)]
+        linked_account: Option<String>,
+        /// Trust a Windows SID in an act-as token's nameid (when nii is Active Directory).
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        accept_security_identifier_information: Option<bool>,
+        /// Take its tokens from an authorization server (s2sd auth-server new) instead of its own
+        /// certificate (-UseAuthServer / -UseOAuthServer).
+        #[arg(long)]
+        use_auth_server: bool,
     },
     /// List partner applications.
     List,
@@ -83,6 +94,16 @@ pub enum Cmd {
         /// Replace the certificate of a partner registered without metadata.
         #[arg(long)]
         certificate: Option<PathBuf>,
+        /// The mailbox user whose role assignments give this partner's app-only tokens their rights
+        /// (Exchange's LinkedAccount); an empty value removes it.
+        #[arg(long)]
+        linked_account: Option<String>,
+        /// Trust a Windows SID in an act-as token's nameid (when nii is Active Directory); `false` to stop.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        accept_security_identifier_information: Option<bool>,
+        /// Take its tokens from an authorization server; `false` to stop.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        use_auth_server: Option<bool>,
     },
     /// Remove a partner application.
     Remove {
@@ -109,6 +130,9 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             tls_ca,
             metadata_refresh_interval,
             enabled,
+            linked_account,
+            accept_security_identifier_information,
+            use_auth_server,
         } => {
             let name = identity.trim().to_owned();
             if name.is_empty() {
@@ -134,8 +158,10 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 metadata_fetched_at: None,
                 metadata_status: None,
                 metadata_refresh_interval,
-                linked_account: None,
-                accept_security_identifier_information: false,
+                linked_account: linked_account.as_deref().map(normalize_linked_account).transpose()?.flatten(),
+                accept_security_identifier_information: accept_security_identifier_information.unwrap_or(false),
+                kind: PartnerKind::Application,
+                use_auth_server,
                 created_at: now,
                 updated_at: now,
             };
@@ -143,25 +169,31 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 (Some(url), _) => apply_metadata(&mut record, &url, now).await?,
                 (None, Some(app)) => {
                     record.application_id = s2s::principal::parse_guid(&app)?;
-                    record.realm =
-                        realm.context("--realm is required with --application-identifier")?.trim().to_ascii_lowercase();
-                    record.certificates = read_partner_certificates(
-                        &certificate.context("--certificate is required with --application-identifier")?,
-                        now,
-                    )?;
+                    let realm = realm.context("--realm is required with --application-identifier")?;
+                    // An empty realm (as New-PartnerApplication takes it for cloud partners) means any realm.
+                    record.realm = if realm.trim().is_empty() { "*".into() } else { realm.trim().to_ascii_lowercase() };
+                    record.certificates = match certificate {
+                        Some(file) => read_partner_certificates(&file, now)?,
+                        None if use_auth_server => Vec::new(),
+                        None => bail!(
+                            "--certificate is required with --application-identifier, unless the partner takes its tokens from an authorization server (--use-auth-server)"
+                        ),
+                    };
                 }
-                (None, None) => {
-                    bail!("give --metadata-url URL, or --application-identifier GUID --realm REALM --certificate FILE")
-                }
+                (None, None) => bail!(
+                    "give --metadata-url URL, or --application-identifier GUID --realm REALM (--certificate FILE | --use-auth-server)"
+                ),
             }
             store.insert_partner(&record).await?;
+            warn_unknown_linked_account(store, record.linked_account.as_deref()).await;
             out.emit(
                 format!("Partner application {} registered.\n{}", record.name, describe(&record, now)),
                 json(&record, now),
             );
         }
         Cmd::List => {
-            let partners = store.partners().await?;
+            let partners: Vec<PartnerRecord> =
+                store.partners().await?.into_iter().filter(|p| p.kind == PartnerKind::Application).collect();
             let now = now();
             let mut text = format!(
                 "{:<16} {:<38} {:<24} {:<12} {:<8} {}",
@@ -196,6 +228,9 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             tls_ca,
             metadata_refresh_interval,
             certificate,
+            linked_account,
+            accept_security_identifier_information,
+            use_auth_server,
         } => {
             let mut p = get(store, &name).await?;
             let now = now();
@@ -241,14 +276,29 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 p.certificates = read_partner_certificates(&file, now)?;
                 changes.push(format!("certificate = {}", file.display()));
             }
+            if let Some(account) = &linked_account {
+                p.linked_account = normalize_linked_account(account)?;
+                changes.push(format!("linked account = {}", p.linked_account.as_deref().unwrap_or("(none)")));
+            }
+            if let Some(accept) = accept_security_identifier_information {
+                p.accept_security_identifier_information = accept;
+                changes.push(format!("accept security identifier information = {accept}"));
+            }
+            if let Some(use_it) = use_auth_server {
+                p.use_auth_server = use_it;
+                changes.push(format!("use auth server = {use_it}"));
+            }
             if changes.is_empty() {
                 bail!(
-                    "nothing to change: give --enabled, --trust-level, --metadata-url, --allow-http-metadata, --tls-ca, --metadata-refresh-interval or --certificate"
+                    "nothing to change: give --enabled, --trust-level, --metadata-url, --allow-http-metadata, --tls-ca, --metadata-refresh-interval, --certificate, --linked-account or --accept-security-identifier-information"
                 );
             }
             p.updated_at = now;
             if !store.update_partner(&p).await? {
                 bail!("partner application {name} was removed meanwhile");
+            }
+            if linked_account.is_some() {
+                warn_unknown_linked_account(store, p.linked_account.as_deref()).await;
             }
             out.emit(format!("Partner application {} changed: {}.", p.name, changes.join(", ")), json(&p, now));
         }
@@ -293,15 +343,51 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// A linked account as typed: an address (lower-cased), or `None` for an empty value.
+fn normalize_linked_account(text: &str) -> anyhow::Result<Option<String>> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let bare = t.split_once(':').filter(|(k, _)| ["smtp", "upn", "sip"].contains(&k.to_ascii_lowercase().as_str()));
+    let address = bare.map_or(t, |(_, v)| v);
+    crate::mailbox::address(address).with_context(|| {
+        format!("--linked-account `{t}` is not an address (give the linked mailbox user's SMTP address)")
+    })?;
+    Ok(Some(t.to_ascii_lowercase()))
+}
+
+/// Warns (without failing: the user may be created next) when the linked account is not a mailbox user.
+async fn warn_unknown_linked_account(store: &Arc<dyn Store>, linked: Option<&str>) {
+    let Some(linked) = linked else { return };
+    let Ok(mailboxes) = crate::store::open_mailbox(&store.url()).await else { return };
+    if let Err(crate::mailbox::MailboxError::NoSuchUser(_)) = crate::mailbox::find_by_address(&mailboxes, linked).await
+    {
+        eprintln!(
+            "warning: the linked account {linked} is not a mailbox user yet; app-only calls from this partner are refused until it is (s2sd mailbox user new --smtp {linked})"
+        );
+    }
+}
+
 async fn get(store: &Arc<dyn Store>, name: &str) -> anyhow::Result<PartnerRecord> {
-    store
-        .partner(name)
-        .await?
-        .with_context(|| format!("no partner application named {name} (see s2sd partner-application list)"))
+    get_kind(store, name, PartnerKind::Application).await
+}
+
+/// A stored partner of `kind` by name, or an error naming the command for the other kind.
+pub(super) async fn get_kind(store: &Arc<dyn Store>, name: &str, kind: PartnerKind) -> anyhow::Result<PartnerRecord> {
+    let (noun, other) = match kind {
+        PartnerKind::Application => ("partner application", "auth-server"),
+        PartnerKind::AuthServer => ("auth server", "partner-application"),
+    };
+    match store.partner(name).await? {
+        Some(p) if p.kind == kind => Ok(p),
+        Some(_) => bail!("{name} is not a {noun}; see s2sd {other} show {name}"),
+        None => bail!("no {noun} named {name} (see s2sd {} list)", if kind == PartnerKind::Application { "partner-application" } else { "auth-server" }),
+    }
 }
 
 /// Fetches and checks `url`, then fills in the issuer, keys and fetch status.
-async fn apply_metadata(record: &mut PartnerRecord, url: &str, now: i64) -> anyhow::Result<()> {
+pub(super) async fn apply_metadata(record: &mut PartnerRecord, url: &str, now: i64) -> anyhow::Result<()> {
     let options = FetchOptions {
         allow_http: record.allow_http_metadata,
         ca_pem: record.tls_ca_pem.as_ref().map(|p| p.as_bytes().to_vec()),
@@ -321,7 +407,7 @@ async fn apply_metadata(record: &mut PartnerRecord, url: &str, now: i64) -> anyh
     Ok(())
 }
 
-fn read_ca(path: &std::path::Path) -> anyhow::Result<String> {
+pub(super) fn read_ca(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
     if !text.contains("-----BEGIN CERTIFICATE-----") {
         bail!("{} holds no PEM certificate (-----BEGIN CERTIFICATE-----)", path.display());
@@ -358,7 +444,7 @@ fn keys(record: &PartnerRecord, now: i64) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn json(record: &PartnerRecord, now: i64) -> serde_json::Value {
+pub(super) fn json(record: &PartnerRecord, now: i64) -> serde_json::Value {
     serde_json::json!({
         "name": record.name,
         "application_id": record.application_id,
@@ -372,11 +458,13 @@ fn json(record: &PartnerRecord, now: i64) -> serde_json::Value {
         "metadata_fetched_at": record.metadata_fetched_at.map(rfc3339),
         "metadata_status": record.metadata_status,
         "metadata_refresh_interval": record.metadata_refresh_interval,
+        "linked_account": record.linked_account,
+        "accept_security_identifier_information": record.accept_security_identifier_information,
         "keys": keys(record, now),
     })
 }
 
-fn describe(record: &PartnerRecord, now: i64) -> String {
+pub(super) fn describe(record: &PartnerRecord, now: i64) -> String {
     let mut text = format!(
         "Identity:            {}\nApplicationId:       {}\nRealm:               {}\nTrustLevel:          {}\nEnabled:             {}\nMetadataUrl:         {}\nRefreshInterval:     {}\nLastMetadataFetch:   {}",
         record.name,
@@ -391,6 +479,11 @@ fn describe(record: &PartnerRecord, now: i64) -> String {
             _ => "never".into(),
         },
     );
+    text.push_str(&format!(
+        "\nLinkedAccount:       {}\nAcceptSecurityIdentifierInformation: {}",
+        record.linked_account.as_deref().unwrap_or("(none)"),
+        record.accept_security_identifier_information
+    ));
     for k in keys(record, now) {
         text.push_str(&format!(
             "\nKey:                 x5t {} — {} — expires {} ({} days)",

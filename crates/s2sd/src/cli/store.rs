@@ -405,6 +405,8 @@ mod tests {
                 metadata_refresh_interval: Some(600),
                 linked_account: None,
                 accept_security_identifier_information: false,
+                kind: Default::default(),
+                use_auth_server: false,
                 created_at: 1,
                 updated_at: 2,
             }],

@@ -57,9 +57,19 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 .transpose()?;
             let issuer = Issuer::new(loaded.issuer, s2s::clock::system());
             let audience = issuer.audience(&record.application_id, &host);
-            let token = match &user {
-                Some(u) => issuer.act_as_token(&audience, u)?,
-                None => issuer.actor_token(&audience)?.to_string(),
+            let (token, via) = if record.use_auth_server {
+                let partners = store.partners().await?;
+                let url = url::Url::parse(&format!("https://{host}/"))
+                    .with_context(|| format!("--host `{host}` is not a host[:port]"))?;
+                let header = crate::outbound::authorization(&issuer, &partners, &record, &url, user.as_ref(), s2s::clock::system())
+                    .await?;
+                (header.trim_start_matches("Bearer ").to_owned(), "auth server")
+            } else {
+                let token = match &user {
+                    Some(u) => issuer.act_as_token(&audience, u)?,
+                    None => issuer.actor_token(&audience)?.to_string(),
+                };
+                (token, "self-issued")
             };
             let expires = issuer.cached_expiry(&audience).map(rfc3339);
             if out.json() {
@@ -68,6 +78,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                     serde_json::json!({
                         "token": token,
                         "kind": if user.is_some() { "act_as" } else { "app_only" },
+                    "actor_from": via,
                         "audience": audience.to_string(),
                         "expires_at": expires,
                         "user": user,

@@ -134,6 +134,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(S2sLayer::new(state.auth.clone()))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // EWS enforces its own, larger limit and answers it with a SOAP fault.
+        .merge(ews_router(&state))
         .layer(CatchPanicLayer::new())
         .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
         .with_state(state)
@@ -147,6 +149,15 @@ fn authority_routes() -> Router<AppState> {
         .route("/{realm}/v2.0/.well-known/openid-configuration", get(endpoint::openid_configuration))
         .route("/{realm}/discovery/keys", get(endpoint::jwks))
         .route("/{realm}/tokens/OAuth/2", post(endpoint::token))
+}
+
+/// `POST /EWS/Exchange.asmx` (and its other spellings), behind the validator.
+fn ews_router(state: &AppState) -> Router<AppState> {
+    let mut ews = Router::new();
+    for path in crate::mailbox::ews::PATHS {
+        ews = ews.route(path, post(crate::mailbox::ews::handle));
+    }
+    ews.layer(S2sLayer::new(state.auth.clone()))
 }
 
 async fn metadata(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {

@@ -18,6 +18,7 @@ use s2s::validate::Validator;
 use tokio_util::sync::CancellationToken;
 
 use crate::issuer::rollover;
+use crate::store::mailbox::MailboxStore;
 use crate::store::{Store, StoreError};
 use crate::trust::{self, Expiring};
 
@@ -35,6 +36,9 @@ pub struct Schedule {
 pub struct AppState {
     /// The configuration store.
     pub store: Arc<dyn Store>,
+    /// Mailbox users, folders, items and role assignments (same database, read per request);
+    /// `None` on a store without a mailbox backend (PostgreSQL, for now).
+    pub mailbox: Option<Arc<dyn MailboxStore>>,
     /// Who we are and whom we trust.
     pub trust: Arc<TrustStore>,
     /// Validates inbound tokens.
@@ -63,6 +67,14 @@ impl AppState {
         cancel: CancellationToken,
     ) -> Result<Self, StoreError> {
         let loaded = trust::load(store.as_ref(), clock.now()).await?;
+        let mailbox = match crate::store::open_mailbox(&store.url()).await {
+            Ok(m) => Some(m),
+            Err(StoreError::UnsupportedUrl(_)) => {
+                tracing::warn!("the mailbox service (EWS) keeps its data in SQLite only; it is off on this store");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let authority = Arc::new(crate::authority::Authority::open(&store.url(), clock.clone()).await);
         for w in &loaded.warnings {
             tracing::warn!("{w}");
@@ -88,6 +100,7 @@ impl AppState {
         let refresher = refresh::spawn(Arc::clone(&trust), clock.clone(), policy, Some(hook), cancel.clone());
         let state = Self {
             store,
+            mailbox,
             trust,
             auth: S2sAuth::new(validator).with_refresher(refresher),
             issuer,
@@ -159,13 +172,7 @@ impl AppState {
     /// Reads the store and publishes what it holds.
     pub async fn reload(&self) -> Result<(), StoreError> {
         let loaded = trust::load(self.store.as_ref(), self.clock.now()).await?;
-        let previous = self.version.swap(loaded.version, std::sync::atomic::Ordering::Relaxed);
-        if previous != loaded.version {
-            tracing::info!(version = loaded.version, partners = loaded.partners.len(), "configuration applied");
-            for w in &loaded.warnings {
-                tracing::warn!("{w}");
-            }
-        }
+        let (version, partners) = (loaded.version, loaded.partners.len());
         report_expiring(&self.schedule.load().expiring, &loaded.expiring);
         self.trust.publish(loaded.local, loaded.partners);
         self.issuer.set_identity(loaded.issuer);
@@ -174,6 +181,14 @@ impl AppState {
             tracing::warn!(error = %e, "authority reload failed; serving the last authority configuration");
         }
         self.schedule.store(Arc::new(Schedule { expiring: loaded.expiring, next_change_at: loaded.next_change_at }));
+        // Advertised last: whoever waits for this version sees everything built from it.
+        let previous = self.version.swap(version, std::sync::atomic::Ordering::Release);
+        if previous != version {
+            tracing::info!(version, partners, "configuration applied");
+            for w in &loaded.warnings {
+                tracing::warn!("{w}");
+            }
+        }
         Ok(())
     }
 }

@@ -30,9 +30,13 @@ use self::sqlite::SqliteStore;
 
 pub mod authority;
 mod crypto;
+pub mod mailbox;
 mod postgres;
 mod sqlite;
+
+pub use s2s::partner::PartnerKind;
 mod sqlite_authority;
+mod sqlite_mailbox;
 
 /// Our own OAuth identity (`Set-CsOAuthConfiguration`, `Set-AuthConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +128,12 @@ pub struct PartnerRecord {
     /// Trust a Windows SID in `nameid` when `nii` is Active Directory.
     #[serde(default)]
     pub accept_security_identifier_information: bool,
+    /// A partner application, or an authorization server (`New-AuthServer`).
+    #[serde(default)]
+    pub kind: PartnerKind,
+    /// For applications: accept actor tokens an authorization server issues for it.
+    #[serde(default)]
+    pub use_auth_server: bool,
     /// Unix seconds.
     pub created_at: i64,
     /// Unix seconds.
@@ -504,6 +514,20 @@ pub fn key_file_beside(database: &Path) -> PathBuf {
     database.with_file_name(name)
 }
 
+/// Opens the mailbox store (users, folders, items, role assignments) at the same `url` as
+/// [`open`]: the same SQLite file (and key file), its own connection pool. A `sqlite::memory:`
+/// URL gives a private, empty in-memory database. PostgreSQL has no mailbox backend yet.
+pub async fn open_mailbox(url: &str) -> Result<Arc<dyn mailbox::MailboxStore>, StoreError> {
+    let parsed = StoreUrl::parse(url)?;
+    let key = OpenOptions::from_env().key_spec(&parsed);
+    let store: Arc<dyn mailbox::MailboxStore> = match parsed {
+        StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
+        StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
+        StoreUrl::Postgres(_) => return Err(StoreError::UnsupportedUrl(redact_password(url))),
+    };
+    Ok(store)
+}
+
 /// Opens the authority store (tenants, service principals, credentials) at the same `url` as
 /// [`open`]: the same SQLite file, its own connection pool. A `sqlite::memory:` URL gives a
 /// private, empty in-memory database. PostgreSQL has no authority tables yet.
@@ -643,4 +667,19 @@ fn redact_password(url: &str) -> String {
 #[cfg(test)]
 mod authority_tests;
 #[cfg(test)]
+mod mailbox_tests;
+#[cfg(test)]
 mod tests;
+
+/// How a partner kind is stored.
+fn kind_text(kind: PartnerKind) -> &'static str {
+    match kind {
+        PartnerKind::Application => "application",
+        PartnerKind::AuthServer => "auth-server",
+    }
+}
+
+/// A stored partner kind.
+fn kind_from_text(text: &str) -> PartnerKind {
+    if text == "auth-server" { PartnerKind::AuthServer } else { PartnerKind::Application }
+}

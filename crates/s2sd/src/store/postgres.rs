@@ -94,6 +94,8 @@ struct PartnerRow {
     metadata_refresh_interval: Option<i64>,
     linked_account: Option<String>,
     accept_security_identifier_information: bool,
+    kind: String,
+    use_auth_server: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -105,7 +107,7 @@ const PARTNER_COLUMNS: &str = "SELECT name, application_id, realm, metadata_url,
      allow_http_metadata, tls_ca_pem, \
      ARRAY(SELECT c.der FROM partner_certificates c WHERE c.partner_id = p.id ORDER BY c.position) AS certificates, \
      metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
-     accept_security_identifier_information, created_at, updated_at \
+     accept_security_identifier_information, kind, use_auth_server, created_at, updated_at \
      FROM partners p";
 
 impl PgStore {
@@ -347,8 +349,9 @@ impl Store for PgStore {
             "UPDATE partners SET name = $1, application_id = $2, realm = $3, metadata_url = $4, trust_level = $5, \
                  enabled = $6, allow_http_metadata = $7, tls_ca_pem = $8, metadata_fetched_at = $9, \
                  metadata_status = $10, metadata_refresh_interval = $11, linked_account = $12, \
-                 accept_security_identifier_information = $13, created_at = $14, updated_at = $15 \
-             WHERE name_key = $16 RETURNING id",
+                 accept_security_identifier_information = $13, kind = $14, use_auth_server = $15, created_at = $16, \
+                 updated_at = $17 \
+             WHERE name_key = $18 RETURNING id",
         )
         .bind(&record.name)
         .bind(&record.application_id)
@@ -363,6 +366,8 @@ impl Store for PgStore {
         .bind(record.metadata_refresh_interval)
         .bind(record.linked_account.as_deref())
         .bind(record.accept_security_identifier_information)
+        .bind(super::kind_text(record.kind))
+        .bind(record.use_auth_server)
         .bind(record.created_at)
         .bind(record.updated_at)
         .bind(record.name.to_ascii_lowercase())
@@ -554,6 +559,8 @@ impl From<PartnerRow> for PartnerRecord {
             metadata_refresh_interval: row.metadata_refresh_interval,
             linked_account: row.linked_account,
             accept_security_identifier_information: row.accept_security_identifier_information,
+            kind: super::kind_from_text(&row.kind),
+            use_auth_server: row.use_auth_server,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -686,8 +693,8 @@ async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<i64, 
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
              allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
-             linked_account, accept_security_identifier_information, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+             linked_account, accept_security_identifier_information, kind, use_auth_server, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
     )
     .bind(&record.name)
     .bind(&record.application_id)
@@ -702,6 +709,8 @@ async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<i64, 
     .bind(record.metadata_refresh_interval)
     .bind(record.linked_account.as_deref())
     .bind(record.accept_security_identifier_information)
+    .bind(super::kind_text(record.kind))
+    .bind(record.use_auth_server)
     .bind(record.created_at)
     .bind(record.updated_at)
     .fetch_one(&mut **tx)

@@ -70,6 +70,8 @@ struct PartnerRow {
     metadata_refresh_interval: Option<i64>,
     linked_account: Option<String>,
     accept_security_identifier_information: bool,
+    kind: String,
+    use_auth_server: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -290,7 +292,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query_as::<_, PartnerRow>(
             "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
                  tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
-                 accept_security_identifier_information, created_at, updated_at \
+                 accept_security_identifier_information, kind, use_auth_server, created_at, updated_at \
              FROM partners ORDER BY name",
         )
         .fetch_all(&mut *tx)
@@ -321,7 +323,7 @@ impl Store for SqliteStore {
         let row = sqlx::query_as::<_, PartnerRow>(
             "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
                  tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
-                 accept_security_identifier_information, created_at, updated_at \
+                 accept_security_identifier_information, kind, use_auth_server, created_at, updated_at \
              FROM partners WHERE name = ?",
         )
         .bind(name)
@@ -351,7 +353,7 @@ impl Store for SqliteStore {
             "UPDATE partners SET name = ?, application_id = ?, realm = ?, metadata_url = ?, trust_level = ?, \
                  enabled = ?, allow_http_metadata = ?, tls_ca_pem = ?, metadata_fetched_at = ?, \
                  metadata_status = ?, metadata_refresh_interval = ?, linked_account = ?, \
-                 accept_security_identifier_information = ?, created_at = ?, updated_at = ? \
+                 accept_security_identifier_information = ?, kind = ?, use_auth_server = ?, created_at = ?, updated_at = ? \
              WHERE name = ?",
         )
         .bind(&record.name)
@@ -367,6 +369,8 @@ impl Store for SqliteStore {
         .bind(record.metadata_refresh_interval)
         .bind(record.linked_account.as_deref())
         .bind(record.accept_security_identifier_information)
+        .bind(super::kind_text(record.kind))
+        .bind(record.use_auth_server)
         .bind(record.created_at)
         .bind(record.updated_at)
         .bind(&record.name)
@@ -575,8 +579,8 @@ async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<(), S
     sqlx::query(
         "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
              allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
-             linked_account, accept_security_identifier_information, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             linked_account, accept_security_identifier_information, kind, use_auth_server, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&record.name)
     .bind(&record.application_id)
@@ -591,6 +595,8 @@ async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<(), S
     .bind(record.metadata_refresh_interval)
     .bind(record.linked_account.as_deref())
     .bind(record.accept_security_identifier_information)
+    .bind(super::kind_text(record.kind))
+    .bind(record.use_auth_server)
     .bind(record.created_at)
     .bind(record.updated_at)
     .execute(&mut **tx)
@@ -667,6 +673,8 @@ fn partner_record(row: PartnerRow, certificates: Vec<Vec<u8>>) -> PartnerRecord 
         metadata_refresh_interval: row.metadata_refresh_interval,
         linked_account: row.linked_account,
         accept_security_identifier_information: row.accept_security_identifier_information,
+            kind: super::kind_from_text(&row.kind),
+            use_auth_server: row.use_auth_server,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }

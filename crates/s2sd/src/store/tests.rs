@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection as _, Executor as _};
 use tempfile::TempDir;
 
-use super::{
+use super::{PartnerKind, 
     AutoRenew, CertificateRecord, CertificateRole, OAuthConfig, OpenOptions, PartnerRecord, PgUrl, Snapshot, Store,
     StoreError, StoreKey, StoreUrl, key_file_beside, open, open_with,
 };
@@ -218,6 +218,8 @@ fn partner(name: &str) -> PartnerRecord {
         metadata_refresh_interval: None,
         linked_account: None,
         accept_security_identifier_information: false,
+        kind: Default::default(),
+        use_auth_server: false,
         created_at: 1_700_000_000,
         updated_at: 1_700_000_000,
     }
@@ -492,6 +494,8 @@ async fn update_partner_replaces_it_wholly(store: Arc<dyn Store>) {
         metadata_refresh_interval: Some(900),
         linked_account: Some(String::from("exchange-applicationaccount@litwareinc.com")),
         accept_security_identifier_information: true,
+        kind: PartnerKind::AuthServer,
+        use_auth_server: true,
         created_at: 1,
         updated_at: 2,
     };
@@ -898,6 +902,8 @@ async fn fill(store: &dyn Store) {
         metadata_refresh_interval: Some(900),
         linked_account: Some(String::from("lync-app@litwareinc.com")),
         accept_security_identifier_information: true,
+        kind: Default::default(),
+        use_auth_server: false,
         certificates: Vec::new(),
         ..partner("Lync")
     };

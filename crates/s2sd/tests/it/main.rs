@@ -6,6 +6,8 @@
 
 mod authority;
 mod certificate;
+mod connectivity;
+mod mailbox;
 mod multi_node;
 mod oauth_config;
 mod partner_application;

@@ -1,0 +1,232 @@
+//! The mailbox store: mailbox users, their folders and items, and the management role
+//! assignments that give a partner's linked account its rights — behind one [`MailboxStore`] trait.
+//!
+//! Mailbox data is data, not configuration: no write here bumps the configuration version, and
+//! a running server reads it per request rather than from a published snapshot. Every write is
+//! still one transaction (a request's items are wholly stored or not at all). Like [`super::Store`],
+//! it never reads the clock, never invents ids and never decides who may see what: the caller
+//! passes times and ids in, and `crate::mailbox` makes the decisions.
+
+use serde::{Deserialize, Serialize};
+
+use super::StoreError;
+
+/// A mailbox user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    /// Lower-case GUID.
+    pub id: String,
+    /// Primary SMTP address; unique, compared case-insensitively (as are the next three).
+    pub smtp: String,
+    /// SIP address without the `sip:` prefix.
+    pub sip: String,
+    /// User principal name.
+    pub upn: String,
+    /// Windows SID (`s-1-5-21-…`, lower-case), when known.
+    pub sid: Option<String>,
+    pub display_name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// One folder of a user's mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderRecord {
+    /// Opaque EWS folder id.
+    pub id: String,
+    pub user_id: String,
+    /// `None` for a root.
+    pub parent_id: Option<String>,
+    /// EWS distinguished folder id (`inbox`, `conversationhistory`, …), unique per user.
+    pub distinguished: Option<String>,
+    pub display_name: String,
+    /// `IPF.Note`, `IPF.Contact`, … (empty for roots).
+    pub folder_class: String,
+    pub change_key: String,
+    /// Order within the user's folder list.
+    pub position: i64,
+}
+
+/// Messages or contacts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Message,
+    Contact,
+}
+
+/// A named e-mail address (sender, recipient).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub email: String,
+}
+
+/// A keyed entry of a contact (`EmailAddress1`, `BusinessPhone`, `ImAddress1`, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub key: String,
+    pub value: String,
+}
+
+/// A stored item: a message or a contact. Contact fields are empty for messages and the
+/// message fields (sender, recipients) for contacts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemRecord {
+    /// Opaque EWS item id.
+    pub id: String,
+    /// Changes with every write of the item.
+    pub change_key: String,
+    pub user_id: String,
+    pub folder_id: String,
+    pub kind: ItemKind,
+    /// `IPM.Note`, `IPM.Contact`, …
+    pub item_class: String,
+    pub subject: Option<String>,
+    pub body: Option<String>,
+    /// `Text` or `HTML`.
+    pub body_type: String,
+    pub sender: Option<Address>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    pub bcc: Vec<Address>,
+    pub is_read: bool,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub display_name: Option<String>,
+    pub company_name: Option<String>,
+    pub job_title: Option<String>,
+    pub email_addresses: Vec<Entry>,
+    /// Instant-messaging (SIP) addresses.
+    pub im_addresses: Vec<Entry>,
+    pub phone_numbers: Vec<Entry>,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub modified_at: i64,
+    pub sent_at: Option<i64>,
+    pub received_at: Option<i64>,
+}
+
+/// A role assignment: `role` granted to the mailbox user `user_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleAssignmentRecord {
+    /// `UserApplication` or `ArchiveApplication`.
+    pub role: String,
+    pub user_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Which users to find: any given value matches its own column, case-insensitively; a user
+/// matching several values is returned once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserLookup {
+    pub smtp: Option<String>,
+    pub sip: Option<String>,
+    pub upn: Option<String>,
+    pub sid: Option<String>,
+}
+
+/// How a page of a folder's items is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemOrder {
+    /// Newest received first (Exchange's default view); ties by id.
+    ReceivedDescending,
+    /// Oldest received first.
+    ReceivedAscending,
+}
+
+/// A page of a folder's items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemPage {
+    pub items: Vec<ItemRecord>,
+    /// Items in the folder (all pages).
+    pub total: u64,
+}
+
+/// Moves an item to another folder with a new change key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemMove {
+    pub id: String,
+    pub folder_id: String,
+    pub change_key: String,
+    pub modified_at: i64,
+}
+
+/// Item and unread counts of one folder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FolderCounts {
+    pub total: u64,
+    pub unread: u64,
+}
+
+/// The mailbox store. Used as `Arc<dyn MailboxStore>`; each write is one transaction.
+#[async_trait::async_trait]
+pub trait MailboxStore: Send + Sync + 'static {
+    /// The store's URL, for messages; never includes a password.
+    fn mailbox_url(&self) -> String;
+
+    /// All users, ordered by SMTP address (case-insensitively).
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Users matching any value of `lookup` (see [`UserLookup`]), ordered by SMTP address.
+    async fn find_users(&self, lookup: &UserLookup) -> Result<Vec<UserRecord>, StoreError>;
+
+    /// Stores a user with its folders (parents before children), in one transaction.
+    /// [`StoreError::Duplicate`] when the id, SMTP, SIP, UPN or SID is taken.
+    async fn insert_user(&self, user: &UserRecord, folders: &[FolderRecord]) -> Result<(), StoreError>;
+
+    /// Removes a user with its folders, items and role assignments. false when absent.
+    async fn remove_user(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// A user's folders, in `position` order.
+    async fn folders(&self, user_id: &str) -> Result<Vec<FolderRecord>, StoreError>;
+
+    async fn folder(&self, id: &str) -> Result<Option<FolderRecord>, StoreError>;
+
+    /// Item and unread counts of a folder (zero for an unknown folder).
+    async fn folder_counts(&self, folder_id: &str) -> Result<FolderCounts, StoreError>;
+
+    /// One page of a folder's items: skip `offset`, at most `limit`.
+    async fn items_page(
+        &self,
+        folder_id: &str,
+        order: ItemOrder,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ItemPage, StoreError>;
+
+    /// Every item of a user, ordered by folder position, then newest received first.
+    async fn user_items(&self, user_id: &str) -> Result<Vec<ItemRecord>, StoreError>;
+
+    async fn item(&self, id: &str) -> Result<Option<ItemRecord>, StoreError>;
+
+    /// Stores new items, all or none. [`StoreError::Duplicate`] on an id clash.
+    async fn insert_items(&self, items: &[ItemRecord]) -> Result<(), StoreError>;
+
+    /// Replaces each item whose stored change key is the paired expected one, in one
+    /// transaction; per item, false when it is absent or its change key differs (that item is
+    /// left alone, the others are written).
+    async fn update_items(&self, updates: &[(ItemRecord, String)]) -> Result<Vec<bool>, StoreError>;
+
+    /// Moves items, in one transaction; false per item that is absent.
+    async fn move_items(&self, moves: &[ItemMove]) -> Result<Vec<bool>, StoreError>;
+
+    /// Deletes items, in one transaction; false per item that is absent.
+    async fn delete_items(&self, ids: &[String]) -> Result<Vec<bool>, StoreError>;
+
+    /// All role assignments, ordered by role, then user id.
+    async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>, StoreError>;
+
+    /// The roles assigned to one user, sorted.
+    async fn roles_of(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+
+    /// [`StoreError::Duplicate`] when the user has the role already.
+    async fn insert_role_assignment(&self, record: &RoleAssignmentRecord) -> Result<(), StoreError>;
+
+    /// false when the user did not have the role.
+    async fn remove_role_assignment(&self, role: &str, user_id: &str) -> Result<bool, StoreError>;
+}

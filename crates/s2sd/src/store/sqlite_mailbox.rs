@@ -1,0 +1,467 @@
+//! [`MailboxStore`] on the SQLite backend: the tables of `migrations/sqlite/0002_mailbox.sql`.
+//! Writes take the write lock first (`BEGIN IMMEDIATE`) and never touch `config_version`.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row as _, Sqlite, Transaction};
+
+use super::StoreError;
+use super::mailbox::{
+    Address, FolderCounts, FolderRecord, ItemKind, ItemMove, ItemOrder, ItemPage, ItemRecord, MailboxStore,
+    RoleAssignmentRecord, UserLookup, UserRecord,
+};
+use super::sqlite::SqliteStore;
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// A statement assembled from the column-list constants below (never from input: every value is bound).
+macro_rules! dynamic {
+    ($($t:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($t)*))
+    };
+}
+
+const USER_COLUMNS: &str = "id, smtp, sip, upn, sid, display_name, created_at";
+const FOLDER_COLUMNS: &str = "id, user_id, parent_id, distinguished, display_name, folder_class, change_key, position";
+const ITEM_COLUMNS: &str = "id, change_key, user_id, folder_id, kind, item_class, subject, body, body_type, sender, \
+     to_recipients, cc_recipients, bcc_recipients, is_read, given_name, surname, display_name, company_name, \
+     job_title, email_addresses, im_addresses, phone_numbers, created_at, modified_at, sent_at, received_at";
+
+impl SqliteStore {
+    async fn begin_mailbox_write(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool().begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl MailboxStore for SqliteStore {
+    fn mailbox_url(&self) -> String {
+        super::Store::url(self)
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query(dynamic!("SELECT {USER_COLUMNS} FROM mailbox_users ORDER BY smtp COLLATE NOCASE, id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(user_record).collect()
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(dynamic!("SELECT {USER_COLUMNS} FROM mailbox_users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(user_record).transpose()
+    }
+
+    async fn find_users(&self, lookup: &UserLookup) -> Result<Vec<UserRecord>, StoreError> {
+        if lookup.smtp.is_none() && lookup.sip.is_none() && lookup.upn.is_none() && lookup.sid.is_none() {
+            return Ok(Vec::new());
+        }
+        // A NULL parameter matches nothing (`x = NULL` is never true).
+        let rows = sqlx::query(dynamic!(
+            "SELECT {USER_COLUMNS} FROM mailbox_users \
+             WHERE smtp = ?1 OR sip = ?2 OR upn = ?3 OR sid = ?4 \
+             ORDER BY smtp COLLATE NOCASE, id"
+        ))
+        .bind(lookup.smtp.as_deref())
+        .bind(lookup.sip.as_deref())
+        .bind(lookup.upn.as_deref())
+        .bind(lookup.sid.as_deref())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(user_record).collect()
+    }
+
+    async fn insert_user(&self, user: &UserRecord, folders: &[FolderRecord]) -> Result<(), StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        sqlx::query(dynamic!("INSERT INTO mailbox_users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+            .bind(&user.id)
+            .bind(&user.smtp)
+            .bind(&user.sip)
+            .bind(&user.upn)
+            .bind(user.sid.as_deref())
+            .bind(&user.display_name)
+            .bind(user.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| duplicate_or(e, "mailbox user (SMTP, SIP, UPN or SID)", &user.smtp))?;
+        for folder in folders {
+            sqlx::query(dynamic!("INSERT INTO mailbox_folders ({FOLDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+                .bind(&folder.id)
+                .bind(&folder.user_id)
+                .bind(folder.parent_id.as_deref())
+                .bind(folder.distinguished.as_deref())
+                .bind(&folder.display_name)
+                .bind(&folder.folder_class)
+                .bind(&folder.change_key)
+                .bind(folder.position)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| duplicate_or(e, "mailbox folder", &folder.display_name))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_user(&self, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        // Items and role assignments first, then folders children-first (the cascade does the
+        // same, but explicit deletes keep the order independent of the foreign-key setting).
+        sqlx::query("DELETE FROM mailbox_items WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM role_assignments WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM mailbox_folders WHERE user_id = ? AND parent_id IS NOT NULL")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM mailbox_folders WHERE user_id = ?").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM mailbox_users WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn folders(&self, user_id: &str) -> Result<Vec<FolderRecord>, StoreError> {
+        let rows = sqlx::query(dynamic!(
+            "SELECT {FOLDER_COLUMNS} FROM mailbox_folders WHERE user_id = ? ORDER BY position, id"
+        ))
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(folder_record).collect()
+    }
+
+    async fn folder(&self, id: &str) -> Result<Option<FolderRecord>, StoreError> {
+        let row = sqlx::query(dynamic!("SELECT {FOLDER_COLUMNS} FROM mailbox_folders WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(folder_record).transpose()
+    }
+
+    async fn folder_counts(&self, folder_id: &str) -> Result<FolderCounts, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS total, COALESCE(SUM(CASE WHEN is_read = 0 THEN 1 ELSE 0 END), 0) AS unread \
+             FROM mailbox_items WHERE folder_id = ?",
+        )
+        .bind(folder_id)
+        .fetch_one(self.pool())
+        .await?;
+        let total: i64 = row.try_get("total")?;
+        let unread: i64 = row.try_get("unread")?;
+        Ok(FolderCounts { total: total.max(0).unsigned_abs(), unread: unread.max(0).unsigned_abs() })
+    }
+
+    async fn items_page(
+        &self,
+        folder_id: &str,
+        order: ItemOrder,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ItemPage, StoreError> {
+        let direction = match order {
+            ItemOrder::ReceivedDescending => "DESC",
+            ItemOrder::ReceivedAscending => "ASC",
+        };
+        let mut tx = self.pool().begin().await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_items WHERE folder_id = ?")
+            .bind(folder_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows = sqlx::query(dynamic!(
+            "SELECT {ITEM_COLUMNS} FROM mailbox_items WHERE folder_id = ? \
+             ORDER BY COALESCE(received_at, created_at) {direction}, created_at {direction}, id {direction} \
+             LIMIT ? OFFSET ?"
+        ))
+        .bind(folder_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let items = rows.iter().map(item_record).collect::<Result<Vec<_>, _>>()?;
+        Ok(ItemPage { items, total: total.max(0).unsigned_abs() })
+    }
+
+    async fn user_items(&self, user_id: &str) -> Result<Vec<ItemRecord>, StoreError> {
+        let columns = ITEM_COLUMNS.split(", ").map(|c| format!("i.{}", c.trim())).collect::<Vec<_>>().join(", ");
+        let rows = sqlx::query(dynamic!(
+            "SELECT {columns} FROM mailbox_items i JOIN mailbox_folders f ON f.id = i.folder_id \
+             WHERE i.user_id = ? \
+             ORDER BY f.position, COALESCE(i.received_at, i.created_at) DESC, i.created_at DESC, i.id DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(item_record).collect()
+    }
+
+    async fn item(&self, id: &str) -> Result<Option<ItemRecord>, StoreError> {
+        let row = sqlx::query(dynamic!("SELECT {ITEM_COLUMNS} FROM mailbox_items WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(item_record).transpose()
+    }
+
+    async fn insert_items(&self, items: &[ItemRecord]) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_mailbox_write().await?;
+        for item in items {
+            sqlx::query(dynamic!(
+                "INSERT INTO mailbox_items ({ITEM_COLUMNS}) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            ))
+            .bind(&item.id)
+            .bind(&item.change_key)
+            .bind(&item.user_id)
+            .bind(&item.folder_id)
+            .bind(kind_text(item.kind))
+            .bind(&item.item_class)
+            .bind(item.subject.as_deref())
+            .bind(item.body.as_deref())
+            .bind(&item.body_type)
+            .bind(item.sender.as_ref().map(to_json))
+            .bind(to_json(&item.to))
+            .bind(to_json(&item.cc))
+            .bind(to_json(&item.bcc))
+            .bind(item.is_read)
+            .bind(item.given_name.as_deref())
+            .bind(item.surname.as_deref())
+            .bind(item.display_name.as_deref())
+            .bind(item.company_name.as_deref())
+            .bind(item.job_title.as_deref())
+            .bind(to_json(&item.email_addresses))
+            .bind(to_json(&item.im_addresses))
+            .bind(to_json(&item.phone_numbers))
+            .bind(item.created_at)
+            .bind(item.modified_at)
+            .bind(item.sent_at)
+            .bind(item.received_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| duplicate_or(e, "mailbox item", &item.id))?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_items(&self, updates: &[(ItemRecord, String)]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        let mut done = Vec::with_capacity(updates.len());
+        for (item, expected) in updates {
+            let result = sqlx::query(
+                "UPDATE mailbox_items SET change_key = ?, folder_id = ?, item_class = ?, subject = ?, body = ?, \
+                     body_type = ?, sender = ?, to_recipients = ?, cc_recipients = ?, bcc_recipients = ?, \
+                     is_read = ?, given_name = ?, surname = ?, display_name = ?, company_name = ?, job_title = ?, \
+                     email_addresses = ?, im_addresses = ?, phone_numbers = ?, modified_at = ?, sent_at = ?, \
+                     received_at = ? \
+                 WHERE id = ? AND user_id = ? AND change_key = ?",
+            )
+            .bind(&item.change_key)
+            .bind(&item.folder_id)
+            .bind(&item.item_class)
+            .bind(item.subject.as_deref())
+            .bind(item.body.as_deref())
+            .bind(&item.body_type)
+            .bind(item.sender.as_ref().map(to_json))
+            .bind(to_json(&item.to))
+            .bind(to_json(&item.cc))
+            .bind(to_json(&item.bcc))
+            .bind(item.is_read)
+            .bind(item.given_name.as_deref())
+            .bind(item.surname.as_deref())
+            .bind(item.display_name.as_deref())
+            .bind(item.company_name.as_deref())
+            .bind(item.job_title.as_deref())
+            .bind(to_json(&item.email_addresses))
+            .bind(to_json(&item.im_addresses))
+            .bind(to_json(&item.phone_numbers))
+            .bind(item.modified_at)
+            .bind(item.sent_at)
+            .bind(item.received_at)
+            .bind(&item.id)
+            .bind(&item.user_id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?;
+            done.push(result.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn move_items(&self, moves: &[ItemMove]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        let mut done = Vec::with_capacity(moves.len());
+        for m in moves {
+            let result =
+                sqlx::query("UPDATE mailbox_items SET folder_id = ?, change_key = ?, modified_at = ? WHERE id = ?")
+                    .bind(&m.folder_id)
+                    .bind(&m.change_key)
+                    .bind(m.modified_at)
+                    .bind(&m.id)
+                    .execute(&mut *tx)
+                    .await?;
+            done.push(result.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn delete_items(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        let mut done = Vec::with_capacity(ids.len());
+        for id in ids {
+            let result = sqlx::query("DELETE FROM mailbox_items WHERE id = ?").bind(id).execute(&mut *tx).await?;
+            done.push(result.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>, StoreError> {
+        let rows = sqlx::query("SELECT role, user_id, created_at FROM role_assignments ORDER BY role, user_id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RoleAssignmentRecord {
+                    role: r.try_get("role")?,
+                    user_id: r.try_get("user_id")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn roles_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT role FROM role_assignments WHERE user_id = ? ORDER BY role")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    async fn insert_role_assignment(&self, record: &RoleAssignmentRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        sqlx::query("INSERT INTO role_assignments (role, user_id, created_at) VALUES (?, ?, ?)")
+            .bind(&record.role)
+            .bind(&record.user_id)
+            .bind(record.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| duplicate_or(e, "role assignment", &format!("{} for {}", record.role, record.user_id)))?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_role_assignment(&self, role: &str, user_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        let result = sqlx::query("DELETE FROM role_assignments WHERE role = ? AND user_id = ?")
+            .bind(role)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected() > 0)
+    }
+}
+
+fn user_record(row: &SqliteRow) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        smtp: row.try_get("smtp")?,
+        sip: row.try_get("sip")?,
+        upn: row.try_get("upn")?,
+        sid: row.try_get("sid")?,
+        display_name: row.try_get("display_name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn folder_record(row: &SqliteRow) -> Result<FolderRecord, StoreError> {
+    Ok(FolderRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        parent_id: row.try_get("parent_id")?,
+        distinguished: row.try_get("distinguished")?,
+        display_name: row.try_get("display_name")?,
+        folder_class: row.try_get("folder_class")?,
+        change_key: row.try_get("change_key")?,
+        position: row.try_get("position")?,
+    })
+}
+
+fn item_record(row: &SqliteRow) -> Result<ItemRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let sender: Option<String> = row.try_get("sender")?;
+    Ok(ItemRecord {
+        id: row.try_get("id")?,
+        change_key: row.try_get("change_key")?,
+        user_id: row.try_get("user_id")?,
+        folder_id: row.try_get("folder_id")?,
+        kind: match kind.as_str() {
+            "message" => ItemKind::Message,
+            "contact" => ItemKind::Contact,
+            other => {
+                return Err(StoreError::CorruptValue {
+                    table: "mailbox_items",
+                    column: "kind",
+                    detail: format!("unknown item kind `{other}`"),
+                });
+            }
+        },
+        item_class: row.try_get("item_class")?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body")?,
+        body_type: row.try_get("body_type")?,
+        sender: sender.as_deref().map(|s| from_json::<Address>(s, "sender")).transpose()?,
+        to: from_json(&row.try_get::<String, _>("to_recipients")?, "to_recipients")?,
+        cc: from_json(&row.try_get::<String, _>("cc_recipients")?, "cc_recipients")?,
+        bcc: from_json(&row.try_get::<String, _>("bcc_recipients")?, "bcc_recipients")?,
+        is_read: row.try_get("is_read")?,
+        given_name: row.try_get("given_name")?,
+        surname: row.try_get("surname")?,
+        display_name: row.try_get("display_name")?,
+        company_name: row.try_get("company_name")?,
+        job_title: row.try_get("job_title")?,
+        email_addresses: from_json(&row.try_get::<String, _>("email_addresses")?, "email_addresses")?,
+        im_addresses: from_json(&row.try_get::<String, _>("im_addresses")?, "im_addresses")?,
+        phone_numbers: from_json(&row.try_get::<String, _>("phone_numbers")?, "phone_numbers")?,
+        created_at: row.try_get("created_at")?,
+        modified_at: row.try_get("modified_at")?,
+        sent_at: row.try_get("sent_at")?,
+        received_at: row.try_get("received_at")?,
+    })
+}
+
+fn kind_text(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Message => "message",
+        ItemKind::Contact => "contact",
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("null"))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, column: &'static str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::CorruptValue {
+        table: "mailbox_items",
+        column,
+        detail: format!("not the expected JSON: {e}"),
+    })
+}
+
+/// A unique-constraint violation becomes [`StoreError::Duplicate`]; anything else stays a database error.
+fn duplicate_or(error: sqlx::Error, what: &'static str, name: &str) -> StoreError {
+    match &error {
+        sqlx::Error::Database(database) if database.is_unique_violation() => {
+            StoreError::Duplicate { what, name: name.to_owned() }
+        }
+        _ => StoreError::Database(error),
+    }
+}
