@@ -21,7 +21,9 @@ pub enum OutboundError {
     #[error(transparent)]
     Issue(#[from] s2s::client::IssueError),
     /// The partner takes tokens from an auth server, but none is registered.
-    #[error("partner {0} takes its tokens from an authorization server, but none is registered (s2sd auth-server new --name … --metadata-url …)")]
+    #[error(
+        "partner {0} takes its tokens from an authorization server, but none is registered (s2sd auth-server new --name … --metadata-url …)"
+    )]
     NoAuthServer(String),
     /// The auth server's metadata could not be read.
     #[error("cannot read auth server {name}'s metadata: {source}")]
@@ -58,7 +60,8 @@ pub async fn authorization(
         .iter()
         .find(|p| p.kind == PartnerKind::AuthServer && p.enabled)
         .ok_or_else(|| OutboundError::NoAuthServer(target.name.clone()))?;
-    let metadata_url = server.metadata_url.clone().ok_or_else(|| OutboundError::NoTokenEndpoint(server.name.clone()))?;
+    let metadata_url =
+        server.metadata_url.clone().ok_or_else(|| OutboundError::NoTokenEndpoint(server.name.clone()))?;
     let options = FetchOptions {
         allow_http: server.allow_http_metadata,
         ca_pem: server.tls_ca_pem.as_ref().map(|p| p.as_bytes().to_vec()),
@@ -72,11 +75,14 @@ pub async fn authorization(
     let key = identity.key.clone().ok_or(s2s::client::IssueError::NoSigningKey)?;
     let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
     if let Some(pem) = &server.tls_ca_pem {
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-            .map_err(|e| OutboundError::Metadata { name: server.name.clone(), source: FetchError::BadCa(e.to_string()) })?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| OutboundError::Metadata {
+            name: server.name.clone(),
+            source: FetchError::BadCa(e.to_string()),
+        })?;
         http = http.tls_certs_only(certs);
     }
-    let http = http.build().map_err(|e| AuthServerError::Unreachable { url: token_url.clone(), detail: e.to_string() })?;
+    let http =
+        http.build().map_err(|e| AuthServerError::Unreachable { url: token_url.clone(), detail: e.to_string() })?;
     let client = AuthServerClient::new(&token_url, &identity.realm, http, clock)?;
     let host = url.host_str().ok_or_else(|| OutboundError::NoHost(url.to_string()))?;
     let authority = url.port().map_or_else(|| host.to_owned(), |p| format!("{host}:{p}"));

@@ -44,7 +44,9 @@ pub enum FetchError {
     #[error("the trusted CA is not a PEM certificate bundle: {0}")]
     BadCa(String),
     /// The server's TLS certificate is not trusted.
-    #[error("the TLS certificate of {url} is not trusted ({detail}); give the CA or the server's certificate with --tls-ca FILE")]
+    #[error(
+        "the TLS certificate of {url} is not trusted ({detail}); give the CA or the server's certificate with --tls-ca FILE"
+    )]
     UntrustedCertificate {
         /// The URL.
         url: String,

@@ -138,7 +138,14 @@ impl<'de> Deserialize<'de> for OuterClaims {
             nbf: w.nbf,
             exp: w.exp,
             actortoken: w.actortoken.map(std::borrow::Cow::into_owned),
-            user: UserClaims { nameid: w.nameid, nii: w.nii, upn: w.upn, smtp: w.smtp, sip: w.sip, msexchuid: w.msexchuid },
+            user: UserClaims {
+                nameid: w.nameid,
+                nii: w.nii,
+                upn: w.upn,
+                smtp: w.smtp,
+                sip: w.sip,
+                msexchuid: w.msexchuid,
+            },
         })
     }
 }

@@ -40,10 +40,12 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
     if size > MAX_TRANSCRIPT_BYTES {
         bail!("{} is {size} bytes; transcripts are at most {MAX_TRANSCRIPT_BYTES} bytes", transcript.display());
     }
-    let text = std::fs::read_to_string(&transcript).with_context(|| format!("{} is not UTF-8 text", transcript.display()))?;
+    let text =
+        std::fs::read_to_string(&transcript).with_context(|| format!("{} is not UTF-8 text", transcript.display()))?;
     let now = now();
     let subject = subject.unwrap_or_else(|| format!("Conversation archived {}", rfc3339(now)));
-    let session = connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now).await.map_err(explained)?;
+    let session =
+        connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now).await.map_err(explained)?;
     let id = connectivity::archive_conversation(&session, &subject, &text).await.map_err(explained)?;
     out.emit(
         format!("Transcript archived for {sip_uri} in the archive folder on {}: \"{subject}\".", session.target.url),

@@ -102,13 +102,17 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 record.realm = normalize_realm(&r);
             }
             store.insert_partner(&record).await?;
-            out.emit(format!("Auth server {} registered.\n{}", record.name, describe(&record, now)), json(&record, now));
+            out.emit(
+                format!("Auth server {} registered.\n{}", record.name, describe(&record, now)),
+                json(&record, now),
+            );
         }
         Cmd::List => {
             let servers: Vec<PartnerRecord> =
                 store.partners().await?.into_iter().filter(|p| p.kind == PartnerKind::AuthServer).collect();
             let now = now();
-            let mut text = format!("{:<20} {:<38} {:<38} {:<8} {}", "NAME", "ISSUER ID", "REALM", "ENABLED", "METADATA");
+            let mut text =
+                format!("{:<20} {:<38} {:<38} {:<8} {}", "NAME", "ISSUER ID", "REALM", "ENABLED", "METADATA");
             for p in &servers {
                 text.push_str(&format!(
                     "\n{:<20} {:<38} {:<38} {:<8} {}",
@@ -170,7 +174,10 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             match apply_metadata(&mut fresh, &url, now).await {
                 Ok(()) => {
                     store.record_metadata_fetch(&p.name, now, "ok", Some(&fresh.certificates)).await?;
-                    out.emit(format!("Metadata of {} refreshed.\n{}", p.name, describe(&fresh, now)), json(&fresh, now));
+                    out.emit(
+                        format!("Metadata of {} refreshed.\n{}", p.name, describe(&fresh, now)),
+                        json(&fresh, now),
+                    );
                 }
                 Err(e) => {
                     store.record_metadata_fetch(&p.name, now, &super::one_line(&e), None).await?;

@@ -67,7 +67,9 @@ pub enum Cmd {
 pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Result<ExitCode> {
     match cmd {
         Cmd::List { sip_uri, target } => {
-            let session = connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now()).await.map_err(explained)?;
+            let session = connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now())
+                .await
+                .map_err(explained)?;
             let contacts = session.client.find_contacts().await.map_err(|e| explained(e.into()))?;
             let mut text = format!("{} contact(s) of {sip_uri}:", contacts.len());
             for c in &contacts {
@@ -98,7 +100,9 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 im_addresses,
                 phone_numbers: phones,
             };
-            let session = connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now()).await.map_err(explained)?;
+            let session = connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now())
+                .await
+                .map_err(explained)?;
             let id = session.client.create_contact(&contact).await.map_err(|e| explained(e.into()))?;
             out.emit(
                 format!("Contact {} added to {sip_uri}'s contacts.", contact.display_name),
@@ -106,7 +110,9 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             );
         }
         Cmd::Remove { sip_uri, contact, target } => {
-            let session = connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now()).await.map_err(explained)?;
+            let session = connectivity::open(store.as_ref(), &sip_uri, target.as_deref(), None, now())
+                .await
+                .map_err(explained)?;
             let wanted = contact.to_ascii_lowercase();
             let bare = wanted.trim_start_matches("sip:").to_owned();
             let matches: Vec<Contact> = session

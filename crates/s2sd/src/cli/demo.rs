@@ -61,8 +61,12 @@ pub async fn run(args: Args, _out: &Printer) -> anyhow::Result<ExitCode> {
     .await?;
     cli("$EXCHANGE", &exchange_store, &["certificate", "new"]).await?;
     step("The exchange node hosts kenmyer's mailbox (New-Mailbox)");
-    cli("$EXCHANGE", &exchange_store, &["mailbox", "user", "new", "--smtp", "kenmyer@litwareinc.com", "--sip", USER, "--display-name", "Ken Myer"])
-        .await?;
+    cli(
+        "$EXCHANGE",
+        &exchange_store,
+        &["mailbox", "user", "new", "--smtp", "kenmyer@litwareinc.com", "--sip", USER, "--display-name", "Ken Myer"],
+    )
+    .await?;
 
     step("Start both servers (s2sd serve), HTTPS with self-signed certificates");
     let cancel = CancellationToken::new();
@@ -152,7 +156,16 @@ async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange
     let archived = cli(
         "$LYNC",
         lync_store,
-        &["archive", "conversation", "--sip-uri", USER, "--transcript", &transcript.display().to_string(), "--subject", "Conversation with Pilar Ackerman"],
+        &[
+            "archive",
+            "conversation",
+            "--sip-uri",
+            USER,
+            "--transcript",
+            &transcript.display().to_string(),
+            "--subject",
+            "Conversation with Pilar Ackerman",
+        ],
     )
     .await;
     let _ = std::fs::remove_file(&transcript);
@@ -163,8 +176,22 @@ async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange
         "$LYNC",
         lync_store,
         &[
-            "contacts", "add", "--sip-uri", USER, "--display-name", "Pilar Ackerman", "--given-name", "Pilar", "--surname", "Ackerman",
-            "--email", "pilar@litwareinc.com", "--contact-sip", "pilar@litwareinc.com", "--phone", "+1 425 555 0100",
+            "contacts",
+            "add",
+            "--sip-uri",
+            USER,
+            "--display-name",
+            "Pilar Ackerman",
+            "--given-name",
+            "Pilar",
+            "--surname",
+            "Ackerman",
+            "--email",
+            "pilar@litwareinc.com",
+            "--contact-sip",
+            "pilar@litwareinc.com",
+            "--phone",
+            "+1 425 555 0100",
         ],
     )
     .await?;

@@ -2,13 +2,13 @@
 //! takes `--output json`, works against the embedded store by default or the one named by
 //! `--store` / `S2S_STORE`, prints what changed, and fails with a one-line reason.
 
+mod archive;
+mod auth_server;
 mod certificate;
+mod contacts;
 mod demo;
 mod mailbox;
 mod oauth_config;
-mod archive;
-mod auth_server;
-mod contacts;
 mod partner_application;
 mod role_assignment;
 mod serve;
@@ -137,9 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Test(cmd) => test::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Archive(cmd) => archive::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Contacts(cmd) => contacts::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
-        Command::AuthServer(cmd) => {
-            auth_server::run(cmd, &open(cli.store.as_deref()).await?, &out).await
-        }
+        Command::AuthServer(cmd) => auth_server::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Mailbox(cmd) => mailbox::run(cmd, &open_mailbox(cli.store.as_deref()).await?, &out).await,
         Command::RoleAssignment(cmd) => {
             role_assignment::run(cmd, &open_mailbox(cli.store.as_deref()).await?, &out).await

@@ -382,7 +382,10 @@ pub(super) async fn get_kind(store: &Arc<dyn Store>, name: &str, kind: PartnerKi
     match store.partner(name).await? {
         Some(p) if p.kind == kind => Ok(p),
         Some(_) => bail!("{name} is not a {noun}; see s2sd {other} show {name}"),
-        None => bail!("no {noun} named {name} (see s2sd {} list)", if kind == PartnerKind::Application { "partner-application" } else { "auth-server" }),
+        None => bail!(
+            "no {noun} named {name} (see s2sd {} list)",
+            if kind == PartnerKind::Application { "partner-application" } else { "auth-server" }
+        ),
     }
 }
 

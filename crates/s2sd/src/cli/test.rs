@@ -34,7 +34,8 @@ pub enum Cmd {
 
 pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Result<ExitCode> {
     let Cmd::StorageConnectivity { sip_uri, delete_item, target, tls_ca } = cmd;
-    let tls_ca = tls_ca.map(|p| std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))).transpose()?;
+    let tls_ca =
+        tls_ca.map(|p| std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))).transpose()?;
     let test = StorageTest { sip_uri: sip_uri.clone(), delete_item, target, tls_ca };
     let report = connectivity::test_storage(store.as_ref(), &test, now()).await;
     let mut text = format!("Storage connectivity test for {sip_uri}");
@@ -42,7 +43,13 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
         text.push_str(&format!("\nTarget: {} (partner {}, found by {})", t.url, t.partner, t.found_by));
     }
     for s in &report.steps {
-        text.push_str(&format!("\n  [{}] {:<52} {:>6} ms  {}", if s.ok { "ok" } else { "!!" }, s.name, s.millis, s.detail));
+        text.push_str(&format!(
+            "\n  [{}] {:<52} {:>6} ms  {}",
+            if s.ok { "ok" } else { "!!" },
+            s.name,
+            s.millis,
+            s.detail
+        ));
     }
     text.push_str(if report.passed { "\nResult: PASS" } else { "\nResult: FAIL" });
     if let Some(d) = &report.diagnosis {

@@ -61,8 +61,15 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 let partners = store.partners().await?;
                 let url = url::Url::parse(&format!("https://{host}/"))
                     .with_context(|| format!("--host `{host}` is not a host[:port]"))?;
-                let header = crate::outbound::authorization(&issuer, &partners, &record, &url, user.as_ref(), s2s::clock::system())
-                    .await?;
+                let header = crate::outbound::authorization(
+                    &issuer,
+                    &partners,
+                    &record,
+                    &url,
+                    user.as_ref(),
+                    s2s::clock::system(),
+                )
+                .await?;
                 (header.trim_start_matches("Bearer ").to_owned(), "auth server")
             } else {
                 let token = match &user {

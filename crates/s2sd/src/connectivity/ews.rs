@@ -125,7 +125,8 @@ impl std::fmt::Debug for EwsClient {
 impl EwsClient {
     /// A client of `url` presenting `authorization` (a `Bearer …` value), trusting `ca_pem` if given.
     pub fn new(url: url::Url, authorization: String, ca_pem: Option<&[u8]>) -> Result<Self, EwsError> {
-        let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10));
+        let mut builder =
+            reqwest::Client::builder().timeout(Duration::from_secs(30)).connect_timeout(Duration::from_secs(10));
         if let Some(pem) = ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| EwsError::Malformed(format!("the trusted CA is not PEM: {e}")))?;
@@ -199,7 +200,9 @@ impl EwsClient {
         x.open("m:FindItem", &[("Traversal", "Shallow")]);
         x.open("m:ItemShape", &[]).leaf("t:BaseShape", "AllProperties").close("m:ItemShape");
         x.empty("m:IndexedPageItemView", &[("MaxEntriesReturned", "500"), ("Offset", "0"), ("BasePoint", "Beginning")]);
-        x.open("m:ParentFolderIds", &[]).empty("t:DistinguishedFolderId", &[("Id", "contacts")]).close("m:ParentFolderIds");
+        x.open("m:ParentFolderIds", &[])
+            .empty("t:DistinguishedFolderId", &[("Id", "contacts")])
+            .close("m:ParentFolderIds");
         x.close("m:FindItem");
         let message = self.call("FindItem", &x.finish()).await?;
         let items = message.child(M_NS, "RootFolder").and_then(|r| r.child(T_NS, "Items"));
@@ -237,7 +240,10 @@ impl EwsClient {
             .post(self.url.clone())
             .header("Authorization", &self.authorization)
             .header("Content-Type", "text/xml; charset=utf-8")
-            .header("SOAPAction", format!("\"http://schemas.microsoft.com/exchange/services/2006/messages/{operation}\""))
+            .header(
+                "SOAPAction",
+                format!("\"http://schemas.microsoft.com/exchange/services/2006/messages/{operation}\""),
+            )
             .body(envelope)
             .send()
             .await
@@ -255,7 +261,12 @@ impl EwsClient {
         let envelope = match parsed {
             Ok(e) => e,
             Err(_) if !status.is_success() => {
-                return Err(EwsError::Http { status: status.as_u16(), url: self.url.to_string(), diagnostics, reason: None });
+                return Err(EwsError::Http {
+                    status: status.as_u16(),
+                    url: self.url.to_string(),
+                    diagnostics,
+                    reason: None,
+                });
             }
             Err(e) => return Err(EwsError::Malformed(e.to_string())),
         };
@@ -342,7 +353,8 @@ fn transport(url: &url::Url, e: &reqwest::Error) -> EwsError {
         TransportKind::Timeout
     } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
         TransportKind::Tls
-    } else if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known") {
+    } else if lower.contains("dns") || lower.contains("failed to lookup") || lower.contains("name or service not known")
+    {
         TransportKind::Dns
     } else if e.is_connect() {
         TransportKind::Connect

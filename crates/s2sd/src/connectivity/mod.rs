@@ -163,11 +163,13 @@ pub async fn open(
     let user = sip_user(sip_uri)?;
     let partners = store.partners().await?;
     let config = store.oauth_config().await?;
-    let (partner, target) = find_target(&partners, config.as_ref().and_then(|c| c.exchange_autodiscover_url.as_deref()), explicit_target)?;
+    let (partner, target) =
+        find_target(&partners, config.as_ref().and_then(|c| c.exchange_autodiscover_url.as_deref()), explicit_target)?;
     let url = url::Url::parse(&target.url).map_err(|_| ConnectivityError::BadUrl(target.url.clone()))?;
     let loaded = trust::load(store, now).await?;
     let issuer = Issuer::new(loaded.issuer, s2s::clock::system());
-    let authorization = outbound::authorization(&issuer, &partners, partner, &url, Some(&user), s2s::clock::system()).await?;
+    let authorization =
+        outbound::authorization(&issuer, &partners, partner, &url, Some(&user), s2s::clock::system()).await?;
     let ca = tls_ca.map(<[u8]>::to_vec).or_else(|| partner.tls_ca_pem.as_ref().map(|p| p.as_bytes().to_vec()));
     let client = EwsClient::new(url, authorization, ca.as_deref())?;
     Ok(Session { client, target })
@@ -260,17 +262,28 @@ pub fn diagnose(e: &ConnectivityError, partner: Option<&str>) -> Diagnosis {
             "DNS failure: the target's host name does not resolve",
             "fix DNS, or register the partner by a resolvable metadata URL (s2sd partner-application set Exchange --metadata-url …)",
         ),
-        ConnectivityError::Ews(EwsError::Transport { kind: TransportKind::Connect | TransportKind::Timeout, .. }) => d(
+        ConnectivityError::Ews(EwsError::Transport {
+            kind: TransportKind::Connect | TransportKind::Timeout, ..
+        }) => d(
             "the target does not answer (nothing listens on that port, or a firewall drops the connection)",
             "check that s2sd serve runs on the target and the port is open",
         ),
-        ConnectivityError::NoTarget => d("no Exchange partner is registered here", "on our side: s2sd partner-application new --identity Exchange --metadata-url https://<exchange>/autodiscover/metadata/json/1 --trust-level full"),
-        ConnectivityError::Outbound(o) => d(&format!("we could not make a token: {o}"), "on our side: s2sd oauth-config show; s2sd certificate list"),
+        ConnectivityError::NoTarget => d(
+            "no Exchange partner is registered here",
+            "on our side: s2sd partner-application new --identity Exchange --metadata-url https://<exchange>/autodiscover/metadata/json/1 --trust-level full",
+        ),
+        ConnectivityError::Outbound(o) => {
+            d(&format!("we could not make a token: {o}"), "on our side: s2sd oauth-config show; s2sd certificate list")
+        }
         other => d(&other.to_string(), "see the message above"),
     }
 }
 
 /// Saves an IM transcript as a mail item in the user's archive folder (Exchange archiving).
-pub async fn archive_conversation(session: &Session, subject: &str, transcript: &str) -> Result<EwsId, ConnectivityError> {
+pub async fn archive_conversation(
+    session: &Session,
+    subject: &str,
+    transcript: &str,
+) -> Result<EwsId, ConnectivityError> {
     Ok(session.client.create_message(&Folder::Distinguished("archivemsgfolderroot"), subject, transcript).await?)
 }

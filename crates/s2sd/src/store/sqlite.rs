@@ -673,8 +673,8 @@ fn partner_record(row: PartnerRow, certificates: Vec<Vec<u8>>) -> PartnerRecord 
         metadata_refresh_interval: row.metadata_refresh_interval,
         linked_account: row.linked_account,
         accept_security_identifier_information: row.accept_security_identifier_information,
-            kind: super::kind_from_text(&row.kind),
-            use_auth_server: row.use_auth_server,
+        kind: super::kind_from_text(&row.kind),
+        use_auth_server: row.use_auth_server,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection as _, Executor as _};
 use tempfile::TempDir;
 
-use super::{PartnerKind, 
-    AutoRenew, CertificateRecord, CertificateRole, OAuthConfig, OpenOptions, PartnerRecord, PgUrl, Snapshot, Store,
-    StoreError, StoreKey, StoreUrl, key_file_beside, open, open_with,
+use super::{
+    AutoRenew, CertificateRecord, CertificateRole, OAuthConfig, OpenOptions, PartnerKind, PartnerRecord, PgUrl,
+    Snapshot, Store, StoreError, StoreKey, StoreUrl, key_file_beside, open, open_with,
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -74,12 +74,19 @@ async fn pair(tls: bool) -> Pair {
         poll: Duration::from_millis(50),
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let b = server::start(s2sd::store::open(&b_store).await.unwrap(), s2s::clock::system(), options, listener, cancel.clone())
-        .await
-        .unwrap();
+    let b = server::start(
+        s2sd::store::open(&b_store).await.unwrap(),
+        s2s::clock::system(),
+        options,
+        listener,
+        cancel.clone(),
+    )
+    .await
+    .unwrap();
     let scheme = if tls { "https" } else { "http" };
     let md = format!("{scheme}://{}/autodiscover/metadata/json/1", b.addr);
-    let mut args = vec!["partner-application", "new", "--identity", "Exchange", "--metadata-url", &md, "--trust-level", "full"];
+    let mut args =
+        vec!["partner-application", "new", "--identity", "Exchange", "--metadata-url", &md, "--trust-level", "full"];
     let ca = b.tls_cert.as_ref().map(|c| c.display().to_string());
     match &ca {
         Some(ca) => args.extend(["--tls-ca", ca.as_str()]),
@@ -127,7 +134,19 @@ async fn passes_between_two_servers_and_the_item_lands_in_conversation_history()
     assert_eq!(report.steps.len(), 3);
     let out = assert_cmd::Command::cargo_bin("s2sd")
         .unwrap()
-        .args(["--store", &pair.b_store, "--output", "json", "mailbox", "item", "list", "--user", "kenmyer@litwareinc.com", "--folder", "conversationhistory"])
+        .args([
+            "--store",
+            &pair.b_store,
+            "--output",
+            "json",
+            "mailbox",
+            "item",
+            "list",
+            "--user",
+            "kenmyer@litwareinc.com",
+            "--folder",
+            "conversationhistory",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -156,7 +175,8 @@ async fn partner_disabled_or_not_full_trust() {
     let d = diagnosis(&pair.run_for(KEN).await);
     assert!(d.contains("disabled") && d.contains("--enabled true"), "{d}");
 
-    cli(&pair.b_store, &["partner-application", "set", "Lync", "--enabled", "true", "--trust-level", "application"]).await;
+    cli(&pair.b_store, &["partner-application", "set", "Lync", "--enabled", "true", "--trust-level", "application"])
+        .await;
     pair.b_caught_up().await;
     let d = diagnosis(&pair.run_for(KEN).await);
     assert!(d.contains("trust level") && d.contains("--trust-level full"), "{d}");
@@ -171,8 +191,18 @@ async fn realm_mismatch() {
     cli(
         &pair.b_store,
         &[
-            "partner-application", "new", "--identity", "Lync", "--application-identifier", s2s::principal::LYNC,
-            "--realm", "", "--certificate", a_cert.to_str().unwrap(), "--trust-level", "full",
+            "partner-application",
+            "new",
+            "--identity",
+            "Lync",
+            "--application-identifier",
+            s2s::principal::LYNC,
+            "--realm",
+            "",
+            "--certificate",
+            a_cert.to_str().unwrap(),
+            "--trust-level",
+            "full",
         ],
     )
     .await;
@@ -217,7 +247,8 @@ async fn audience_host_mismatch_behind_a_host_rewriting_proxy() {
                 while !head.ends_with(b"\r\n\r\n") && inbound.read(&mut byte).await.unwrap_or(0) == 1 {
                     head.push(byte[0]);
                 }
-                let text = String::from_utf8_lossy(&head).replace(&format!("127.0.0.1:{}", front.port()), &back.to_string());
+                let text =
+                    String::from_utf8_lossy(&head).replace(&format!("127.0.0.1:{}", front.port()), &back.to_string());
                 let mut outbound = tokio::net::TcpStream::connect(back).await.unwrap();
                 outbound.write_all(text.as_bytes()).await.unwrap();
                 let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
@@ -225,7 +256,8 @@ async fn audience_host_mismatch_behind_a_host_rewriting_proxy() {
         }
     });
     let target = format!("http://127.0.0.1:{}/EWS/Exchange.asmx", front.port());
-    let report = pair.run(StorageTest { sip_uri: KEN.into(), delete_item: true, target: Some(target), tls_ca: None }).await;
+    let report =
+        pair.run(StorageTest { sip_uri: KEN.into(), delete_item: true, target: Some(target), tls_ca: None }).await;
     let d = diagnosis(&report);
     assert!(d.contains("another host") && d.contains("--hostname"), "{d}");
 }
@@ -237,10 +269,28 @@ async fn tls_failure() {
     // Calling B over https without trusting its self-signed certificate.
     let target = format!("https://{}/EWS/Exchange.asmx", pair.b.addr);
     let other_ca = std::fs::read(pair.b.tls_cert.as_ref().unwrap()).unwrap();
-    assert!(pair.run(StorageTest { sip_uri: KEN.into(), delete_item: true, target: Some(target.clone()), tls_ca: Some(other_ca) }).await.passed);
-    let wrong = s2sd::issuer::generate_tls(&["localhost".into()], 30, time::OffsetDateTime::from_unix_timestamp(SystemClock.now()).unwrap()).unwrap();
+    assert!(
+        pair.run(StorageTest {
+            sip_uri: KEN.into(),
+            delete_item: true,
+            target: Some(target.clone()),
+            tls_ca: Some(other_ca)
+        })
+        .await
+        .passed
+    );
+    let wrong = s2sd::issuer::generate_tls(
+        &["localhost".into()],
+        30,
+        time::OffsetDateTime::from_unix_timestamp(SystemClock.now()).unwrap(),
+    )
+    .unwrap();
     let wrong_pem = s2sd::issuer::export_pem(&wrong.cert_der).into_bytes();
-    let d = diagnosis(&pair.run(StorageTest { sip_uri: KEN.into(), delete_item: true, target: Some(target), tls_ca: Some(wrong_pem) }).await);
+    let d = diagnosis(
+        &pair
+            .run(StorageTest { sip_uri: KEN.into(), delete_item: true, target: Some(target), tls_ca: Some(wrong_pem) })
+            .await,
+    );
     assert!(d.contains("TLS") && d.contains("--tls-ca"), "{d}");
 }
 
@@ -248,6 +298,8 @@ async fn tls_failure() {
 async fn dns_failure() {
     let pair = pair(false).await;
     let target = "https://no-such-host.invalid/EWS/Exchange.asmx".to_owned();
-    let d = diagnosis(&pair.run(StorageTest { sip_uri: KEN.into(), delete_item: true, target: Some(target), tls_ca: None }).await);
+    let d = diagnosis(
+        &pair.run(StorageTest { sip_uri: KEN.into(), delete_item: true, target: Some(target), tls_ca: None }).await,
+    );
     assert!(d.contains("DNS"), "{d}");
 }
