@@ -19,14 +19,27 @@ use crate::store;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Keep the demo's stores and certificates in this directory instead of a temporary one.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub dir: Option<std::path::PathBuf>,
+    /// Another scenario than the two-server one.
+    #[command(subcommand)]
+    pub scenario: Option<Scenario>,
+}
+
+/// Demo scenarios.
+#[derive(Debug, clap::Subcommand)]
+pub enum Scenario {
+    /// Cross-premises: an authorization server, an on-premises exchange node and a cloud lync node.
+    Hybrid,
 }
 
 const REALM: &str = "litwareinc.com";
 const USER: &str = "sip:kenmyer@litwareinc.com";
 
 pub async fn run(args: Args, _out: &Printer) -> anyhow::Result<ExitCode> {
+    if let Some(Scenario::Hybrid) = args.scenario {
+        return super::demo_hybrid::run(args.dir).await;
+    }
     let temp = tempdir()?;
     let dir = args.dir.unwrap_or_else(|| temp.clone());
     std::fs::create_dir_all(&dir)?;
@@ -224,12 +237,12 @@ async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange
     Ok(())
 }
 
-fn step(text: &str) {
+pub(super) fn step(text: &str) {
     println!("\n-- {text}");
 }
 
 /// Runs one CLI command in-process against `store`, echoing it as an admin would type it.
-async fn cli(label: &str, store: &str, args: &[&str]) -> anyhow::Result<()> {
+pub(super) async fn cli(label: &str, store: &str, args: &[&str]) -> anyhow::Result<()> {
     let shown: Vec<String> =
         args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { (*a).to_owned() }).collect();
     println!("$ s2sd --store {label} {}", shown.join(" "));
@@ -243,7 +256,11 @@ async fn cli(label: &str, store: &str, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn start(store_url: &str, tls_dir: std::path::PathBuf, cancel: CancellationToken) -> anyhow::Result<Running> {
+pub(super) async fn start(
+    store_url: &str,
+    tls_dir: std::path::PathBuf,
+    cancel: CancellationToken,
+) -> anyhow::Result<Running> {
     let store = store::open(store_url).await?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let options = ServeOptions {
@@ -255,7 +272,7 @@ async fn start(store_url: &str, tls_dir: std::path::PathBuf, cancel: Cancellatio
 }
 
 /// Waits until a running node has applied the store's latest version (live reload, no restart).
-async fn caught_up(node: &Running, store_url: &str) -> anyhow::Result<()> {
+pub(super) async fn caught_up(node: &Running, store_url: &str) -> anyhow::Result<()> {
     let store = store::open(store_url).await?;
     let want = store.version().await?;
     for _ in 0..50 {
@@ -267,7 +284,7 @@ async fn caught_up(node: &Running, store_url: &str) -> anyhow::Result<()> {
     bail!("the server did not apply configuration version {want} within 5 s")
 }
 
-fn https_client(target: &Running) -> anyhow::Result<reqwest::Client> {
+pub(super) fn https_client(target: &Running) -> anyhow::Result<reqwest::Client> {
     let pem = std::fs::read(target.tls_cert.as_ref().context("the target has no TLS certificate")?)?;
     Ok(reqwest::Client::builder()
         .tls_certs_only(reqwest::Certificate::from_pem_bundle(&pem)?)
@@ -279,7 +296,7 @@ fn header(resp: &reqwest::Response, name: &str) -> String {
     resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
 }
 
-fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+pub(super) fn tempdir() -> anyhow::Result<std::path::PathBuf> {
     let base = std::env::temp_dir().join(format!("s2s-demo-{}", std::process::id()));
     if base.exists() {
         std::fs::remove_dir_all(&base)?;

@@ -7,6 +7,7 @@ mod auth_server;
 mod certificate;
 mod contacts;
 mod demo;
+mod demo_hybrid;
 mod mailbox;
 mod oauth_config;
 mod partner_application;

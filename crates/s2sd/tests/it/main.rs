@@ -7,6 +7,7 @@
 mod authority;
 mod certificate;
 mod connectivity;
+mod hybrid;
 mod mailbox;
 mod multi_node;
 mod oauth_config;
