@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Interop checks: real third-party clients (PyJWT + cryptography and exchangelib from PyPI, node-sp-auth from npm)
+# Interop checks: real third-party clients (PyJWT + cryptography, exchangelib and Office365-REST-Python-Client
+# from PyPI, node-sp-auth from npm)
 # against a real s2sd on 127.0.0.1. See tests/interop/README.md.
 #
 # usage: bash tests/interop/run.sh <path-to-s2sd-binary>
@@ -132,6 +133,21 @@ start_server() {
       sleep 0.2
     done
     break
+  done
+  return 1
+}
+
+# caught_up <name> <port>: waits (at most 5 s) until the server of store $T/<name>.db has applied the
+# store's configuration version (its /healthz `config_version`), so that what the CLI just changed
+# is in effect there (a running node reloads its store on its own schedule).
+caught_up() {
+  local name="$1" port="$2" want have deadline=$((SECONDS + 5))
+  want="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True).execute("SELECT version FROM config_version WHERE id = 1").fetchone()[0])' "$T/$name.db")" || return 1
+  while ((SECONDS < deadline)); do
+    have="$(curl -sf --max-time 2 --cacert "$T/$name-tls/tls.crt" "https://127.0.0.1:$port/healthz" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["config_version"])' 2>/dev/null)" || have=-1
+    ((have >= want)) && return 0
+    sleep 0.1
   done
   return 1
 }
@@ -393,6 +409,8 @@ check_exchangelib() {
 
 ONLINE_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
 SHAREPOINT_ID=00000003-0000-0ff1-ce00-000000000000
+C_UP=0
+B_TRUSTS_C=0
 
 setup_authority() { # configures and starts node C; sets C_PORT; returns non-zero on failure
   s2sd c oauth-config set --realm "$B_REALM" --service-name 00000001-0000-0000-c000-000000000000 >/dev/null &&
@@ -432,10 +450,12 @@ check_node_sp_auth_online() {
     server_log c
     return 0
   fi
+  C_UP=1
   local secret whoami=skip
   secret="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$T/online-secret.json")"
   if trust_authority; then
     whoami=check
+    B_TRUSTS_C=1
   elif "$S2SD" auth-server --help >/dev/null 2>&1; then
     not_ok "node-sp-auth online: server B trusts authority C (auth-server new, --use-auth-server)" "an s2sd command failed"
     server_log b
@@ -456,13 +476,119 @@ check_node_sp_auth_online() {
   fi
 }
 
+# ---------------------------------------------------------------------------------------------
+# Check 6: Office365-REST-Python-Client's ACS client-secret provider (ACSTokenProvider) with
+# node C as the authority and server B (SharePoint, realm = C's tenant) as the resource: realm
+# discovery by B's challenge to a HEAD with an empty bearer, a token request with scope + resource
+# to C (the library's login endpoint table entry for the global cloud points at C), then B's
+# /s2s/whoami with the header the provider sets. The client is its own service principal on C
+# with a generated secret, and B's partner application for it takes its tokens from C.
+
+O365_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+
+check_office365() {
+  if ! {
+    s2sd c service-principal new --tenant "$B_REALM" --app-id "$O365_ID" --display-name Office365Client >/dev/null &&
+      s2sd c service-principal credential add --tenant "$B_REALM" --app-id "$O365_ID" --type symmetric \
+        --output json >"$T/o365-secret.json" &&
+      s2sd b partner-application new --identity Office365Client --application-identifier "$O365_ID" \
+        --realm "$B_REALM" --use-auth-server >/dev/null &&
+      caught_up c "$C_PORT" && caught_up b "$B_PORT"
+  }; then
+    not_ok "office365: client $O365_ID on authority C (secret) and as partner of B (--use-auth-server)" \
+      "an s2sd command failed, or a server did not apply it within 5 s"
+    server_log c
+    server_log b
+    return 0
+  fi
+  local secret mode rc
+  secret="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$T/o365-secret.json")"
+  for mode in accept reject; do
+    rc=0
+    timeout 60 "$PY" "$HERE/office365_check.py" \
+      "office365 ACSTokenProvider$([[ $mode == reject ]] && echo ': negative control, a wrong client secret')" "$mode" \
+      --site-url "https://127.0.0.1:$B_PORT/" --authority "https://127.0.0.1:$C_PORT" \
+      --client-id "$O365_ID" --client-secret "$([[ $mode == accept ]] && echo "$secret" || echo not-the-secret)" \
+      --expect-realm "$B_REALM" --expect-partner Office365Client \
+      --ca "127.0.0.1:$B_PORT=$T/b-tls/tls.crt" --ca "127.0.0.1:$C_PORT=$T/c-tls/tls.crt" >"$T/o365.out" 2>&1 || rc=$?
+    tally "office365: office365_check.py $mode" "$T/o365.out" "$rc"
+  done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Check 7: exchangelib with the client-credentials grant: node E is an Exchange node in C's
+# tenant (realm B_REALM) trusting C; a daemon client (service principal with a secret on C) is E's
+# partner EwsDaemon (--use-auth-server) with linked account ews-app holding UserApplication.
+# exchangelib fetches its token from C itself (OAuth2Credentials, BackendApplicationClient) and
+# impersonates kenmyer on E's EWS.
+
+CC_ID="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+E_USER="kenmyer@litwareinc.com"
+
+setup_exchange_cc() { # configures C (Exchange principal, daemon client) and E, starts E; sets E_PORT
+  s2sd c service-principal new --tenant "$B_REALM" --app-id "$EXCHANGE_ID" --display-name Exchange \
+    --spn "$EXCHANGE_ID/127.0.0.1" >/dev/null &&
+    s2sd c service-principal new --tenant "$B_REALM" --app-id "$CC_ID" --display-name EwsDaemon >/dev/null &&
+    s2sd c service-principal credential add --tenant "$B_REALM" --app-id "$CC_ID" --type symmetric \
+      --output json >"$T/cc-secret.json" &&
+    s2sd e oauth-config set --realm "$B_REALM" --service-name "$EXCHANGE_ID" >/dev/null &&
+    s2sd e certificate new >/dev/null &&
+    s2sd e auth-server new --name InteropAuthority \
+      --metadata-url "https://127.0.0.1:$C_PORT/$B_REALM/metadata/json/1" --tls-ca "$T/c-tls/tls.crt" >/dev/null &&
+    s2sd e mailbox user new --smtp "$E_USER" --display-name "Ken Myer" >/dev/null &&
+    s2sd e mailbox user new --smtp "ews-app@litwareinc.com" >/dev/null &&
+    s2sd e role-assignment new --role UserApplication --user "ews-app@litwareinc.com" >/dev/null &&
+    s2sd e partner-application new --identity EwsDaemon --application-identifier "$CC_ID" --realm "$B_REALM" \
+      --use-auth-server --linked-account "ews-app@litwareinc.com" >/dev/null &&
+    caught_up c "$C_PORT" || return 1
+  start_server e || return 1
+  E_PORT="$PORT"
+}
+
+check_exchangelib_cc() {
+  if ! setup_exchange_cc; then
+    not_ok "exchangelib client credentials: configure authority C and Exchange node E (tenant $B_REALM)" "an s2sd step failed"
+    server_log c
+    server_log e
+    return 0
+  fi
+  local secret token_url="https://127.0.0.1:$C_PORT/$B_REALM/tokens/OAuth/2" answer rc=0
+  secret="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$T/cc-secret.json")"
+  # exchangelib's own default scope is a URL (https://outlook.office365.com/.default); what the
+  # authority answers to it, as a diagnostic: the check below uses the resource form instead.
+  answer="$(curl -s --max-time 5 --cacert "$T/c-tls/tls.crt" "$token_url" \
+    --data-urlencode grant_type=client_credentials --data-urlencode "client_id=$CC_ID" \
+    --data-urlencode "client_secret=$secret" --data-urlencode "scope=https://outlook.office365.com/.default")" || answer=""
+  echo "# exchangelib's default scope https://outlook.office365.com/.default gets: ${answer:-(curl failed)}"
+  timeout 120 "$PY" "$HERE/exchangelib_cc_check.py" \
+    --endpoint "https://127.0.0.1:$E_PORT/EWS/Exchange.asmx" --token-url "$token_url" \
+    --scope "$EXCHANGE_ID/127.0.0.1@$B_REALM/.default" --client-id "$CC_ID" --client-secret "$secret" \
+    --wrong-secret not-the-secret --realm "$B_REALM" --user "$E_USER" \
+    --ca "127.0.0.1:$C_PORT=$T/c-tls/tls.crt" --ca "127.0.0.1:$E_PORT=$T/e-tls/tls.crt" >"$T/exchangelib-cc.out" 2>&1 || rc=$?
+  tally "exchangelib client credentials: exchangelib_cc_check.py" "$T/exchangelib-cc.out" "$rc"
+  local items
+  items="$(s2sd e mailbox item list --user "$E_USER" --output json)" || items=""
+  if [[ "$items" == "[]" ]]; then
+    ok "exchangelib client credentials: s2sd mailbox item list shows nothing left in $E_USER's mailbox on E"
+  else
+    not_ok "exchangelib client credentials: s2sd mailbox item list on E afterwards" "unexpected items: ${items:-(command failed)}"
+    server_log e
+  fi
+}
+
 check_pyjwt
 setup_b
 if [[ $B_UP -eq 1 ]]; then
   check_node_sp_auth
   check_realm_discovery
   check_node_sp_auth_online
+  if [[ $C_UP -eq 1 && $B_TRUSTS_C -eq 1 ]]; then
+    check_office365
+  fi
 fi
 check_exchangelib
+if [[ $C_UP -eq 1 ]]; then
+  check_exchangelib_cc
+fi
 
 finish
