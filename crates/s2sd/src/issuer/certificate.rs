@@ -196,8 +196,13 @@ pub fn generate_tls(
             sans.push(san);
         }
     }
+    // A distinct subject per certificate: clients that trust several nodes' self-signed
+    // certificates in one bundle find each one by its subject.
+    let mut tag = [0u8; 4];
+    aws_lc_rs::rand::fill(&mut tag).map_err(|_| CertificateError::Generate("no randomness".into()))?;
+    let common_name = format!("{first} (s2sd {:02x}{:02x}{:02x}{:02x})", tag[0], tag[1], tag[2], tag[3]);
     self_signed(
-        first,
+        &common_name,
         sans,
         RsaKeySize::_2048,
         validity_days,
