@@ -117,19 +117,6 @@ pub fn challenge_response(snapshot: &TrustSnapshot, rejection: Option<&Rejection
 /// or a linked account that does not resolve): the same Bearer challenge with
 /// `error="invalid_token"`, and `x-ms-diagnostics: <code>;reason="<reason>";error_category="<category>"`.
 pub fn unresolved_caller_response(snapshot: &TrustSnapshot, code: u32, reason: &str, category: &str) -> Response {
-    let clean = |text: &str| -> String {
-        text.chars()
-            .map(|c| {
-                if c == '"' {
-                    '\''
-                } else if c.is_control() {
-                    ' '
-                } else {
-                    c
-                }
-            })
-            .collect()
-    };
     let challenge = BearerChallenge {
         realm: (!snapshot.local.realm.is_empty()).then(|| snapshot.local.realm.clone()),
         client_id: snapshot.local.app_id.clone(),
@@ -143,7 +130,7 @@ pub fn unresolved_caller_response(snapshot: &TrustSnapshot, code: u32, reason: &
     if let Ok(v) = HeaderValue::from_str(&challenge.to_header_value()) {
         headers.insert(WWW_AUTHENTICATE, v);
     }
-    let diagnostics = format!("{code};reason=\"{}\";error_category=\"{}\"", clean(reason), clean(category));
+    let diagnostics = crate::validate::diagnostics_header(code, reason, category);
     if let Ok(v) = HeaderValue::from_str(&diagnostics) {
         headers.insert(X_MS_DIAGNOSTICS, v);
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use rejection::{Rejection, RejectionKind};
+pub use rejection::{Rejection, RejectionKind, diagnostics_header};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::partner::{Partner, PartnerKind, TrustLevel, TrustSnapshot, TrustStore};

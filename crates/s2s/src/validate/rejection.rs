@@ -170,9 +170,15 @@ impl Rejection {
 
     /// The `x-ms-diagnostics` header value: `<code>;reason="…";error_category="invalid_token"`.
     pub fn diagnostics(&self) -> String {
-        let text: String = self
-            .detail
-            .chars()
+        diagnostics_header(self.code(), &self.detail, "invalid_token")
+    }
+}
+
+/// An `x-ms-diagnostics` value: `<code>;reason="<text>";error_category="<category>"`, with quotes and
+/// control characters in the texts replaced so the header stays one well-formed line.
+pub fn diagnostics_header(code: u32, reason: &str, category: &str) -> String {
+    let clean = |text: &str| -> String {
+        text.chars()
             .map(|c| {
                 if c == '"' {
                     '\''
@@ -182,9 +188,9 @@ impl Rejection {
                     c
                 }
             })
-            .collect();
-        format!("{};reason=\"{}\";error_category=\"invalid_token\"", self.code(), text)
-    }
+            .collect()
+    };
+    format!("{code};reason=\"{}\";error_category=\"{}\"", clean(reason), clean(category))
 }
 
 impl fmt::Display for Rejection {

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use super::{Printer, now, rfc3339};
 use crate::issuer::{self, CertificateInfo, IssuerCertificate};
-use crate::store::{AutoRenew, CertificateRecord, CertificateRole, Store};
+use crate::store::{AutoRenew, CertificateRole, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -159,7 +159,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             };
             check_roll(&cert.info, effective, now, current.map(|c| c.not_after), force)?;
             let info = cert.info.clone();
-            let record = record_for(cert, CertificateRole::Next, Some(effective), now);
+            let record = issuer::store_record(cert, CertificateRole::Next, Some(effective), now);
             store.stage_next_certificate(&record).await?;
             out.emit(
                 format!(
@@ -297,25 +297,6 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-/// The store record for a certificate with its key.
-pub(crate) fn record_for(
-    cert: IssuerCertificate,
-    role: CertificateRole,
-    effective_at: Option<i64>,
-    now: i64,
-) -> CertificateRecord {
-    CertificateRecord {
-        thumbprint: cert.info.thumbprint.clone(),
-        role,
-        private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
-        not_before: cert.info.not_before,
-        not_after: cert.info.not_after,
-        cert_der: cert.cert_der,
-        effective_at,
-        created_at: now,
-    }
-}
-
 /// Refuses a rollover that would make partners refuse our tokens.
 fn check_roll(
     next: &CertificateInfo,
@@ -394,7 +375,7 @@ fn load_file(
 
 async fn install(store: &Arc<dyn Store>, cert: IssuerCertificate, out: &Printer, verb: &str) -> anyhow::Result<()> {
     let info = cert.info.clone();
-    let record = record_for(cert, CertificateRole::Current, None, now());
+    let record = issuer::store_record(cert, CertificateRole::Current, None, now());
     store.install_current_certificate(&record).await?;
     out.emit(
         format!(

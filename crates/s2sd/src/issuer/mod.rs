@@ -16,3 +16,22 @@ pub use certificate::{
 
 #[cfg(test)]
 mod tests;
+
+/// The store record for a certificate with its key, in `role`.
+pub fn store_record(
+    cert: IssuerCertificate,
+    role: crate::store::CertificateRole,
+    effective_at: Option<i64>,
+    now: i64,
+) -> crate::store::CertificateRecord {
+    crate::store::CertificateRecord {
+        thumbprint: cert.info.thumbprint.clone(),
+        role,
+        private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
+        not_before: cert.info.not_before,
+        not_after: cert.info.not_after,
+        cert_der: cert.cert_der,
+        effective_at,
+        created_at: now,
+    }
+}

@@ -83,16 +83,7 @@ async fn renew(
     let now_dt = OffsetDateTime::from_unix_timestamp(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     let cert = certificate::generate(&config.realm, &config.additional_realms, key_bits, validity_days, now_dt)?;
     let effective_at = (now + i64::from(policy.lead_days) * 86_400).min(current.not_after);
-    let record = CertificateRecord {
-        thumbprint: cert.info.thumbprint.clone(),
-        role: CertificateRole::Next,
-        private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
-        not_before: cert.info.not_before,
-        not_after: cert.info.not_after,
-        cert_der: cert.cert_der,
-        effective_at: Some(effective_at),
-        created_at: now,
-    };
+    let record = super::store_record(cert, CertificateRole::Next, Some(effective_at), now);
     store.stage_next_certificate(&record).await?;
     Ok(Some(Action::Staged { thumbprint: record.thumbprint, effective_at }))
 }
@@ -141,16 +132,7 @@ mod tests {
         role: CertificateRole,
         effective_at: Option<i64>,
     ) -> CertificateRecord {
-        CertificateRecord {
-            thumbprint: cert.info.thumbprint.clone(),
-            role,
-            private_key_pkcs8: Some(cert.key_pkcs8.to_vec()),
-            not_before: cert.info.not_before,
-            not_after: cert.info.not_after,
-            cert_der: cert.cert_der,
-            effective_at,
-            created_at: NOW,
-        }
+        crate::issuer::store_record(cert, role, effective_at, NOW)
     }
 
     fn roles(certs: &[CertificateRecord]) -> Vec<CertificateRole> {
