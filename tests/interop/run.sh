@@ -461,6 +461,8 @@ check_node_sp_auth_online() {
     server_log b
     return 0
   fi
+  # Both nodes must run what the CLI just configured before a client calls them.
+  caught_up c "$C_PORT" && caught_up b "$B_PORT" || true
   run_online "node-sp-auth online (OnlineAddinOnly)" accept "$secret" "$whoami"
   run_online "node-sp-auth online: negative control, a wrong client secret gets no token" reject "not-the-secret" skip
   # The authority tells why it refuses, with the command that fixes it.
