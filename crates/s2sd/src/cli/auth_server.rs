@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Subcommand;
 
 use super::partner_application::{apply_metadata, describe, get_kind, json, read_ca};
@@ -167,23 +167,8 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             out.emit(format!("Auth server {name} removed."), serde_json::json!({"removed": name}));
         }
         Cmd::Refresh { name } => {
-            let p = get_kind(store, &name, PartnerKind::AuthServer).await?;
-            let url = p.metadata_url.clone().context("the auth server has no metadata URL")?;
-            let now = now();
-            let mut fresh = p.clone();
-            match apply_metadata(&mut fresh, &url, now).await {
-                Ok(()) => {
-                    store.record_metadata_fetch(&p.name, now, "ok", Some(&fresh.certificates)).await?;
-                    out.emit(
-                        format!("Metadata of {} refreshed.\n{}", p.name, describe(&fresh, now)),
-                        json(&fresh, now),
-                    );
-                }
-                Err(e) => {
-                    store.record_metadata_fetch(&p.name, now, &super::one_line(&e), None).await?;
-                    return Err(e.context("refresh failed; the last good keys stay in force"));
-                }
-            }
+            super::partner_application::refresh(store, get_kind(store, &name, PartnerKind::AuthServer).await?, out)
+                .await?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -308,37 +308,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             }
             out.emit(format!("Partner application {name} removed."), serde_json::json!({"removed": name}));
         }
-        Cmd::Refresh { name } => {
-            let p = get(store, &name).await?;
-            let url = p
-                .metadata_url
-                .clone()
-                .with_context(|| format!("{name} has no metadata URL; it was registered with a certificate"))?;
-            let now = now();
-            let mut fresh = p.clone();
-            match apply_metadata(&mut fresh, &url, now).await {
-                Ok(()) => {
-                    if fresh.application_id != p.application_id || fresh.realm != p.realm {
-                        bail!(
-                            "the metadata now names issuer {}@{}, not {}@{}; re-register the partner if that is intended",
-                            fresh.application_id,
-                            fresh.realm,
-                            p.application_id,
-                            p.realm
-                        );
-                    }
-                    store.record_metadata_fetch(&p.name, now, "ok", Some(&fresh.certificates)).await?;
-                    out.emit(
-                        format!("Metadata of {} refreshed.\n{}", p.name, describe(&fresh, now)),
-                        json(&fresh, now),
-                    );
-                }
-                Err(e) => {
-                    store.record_metadata_fetch(&p.name, now, &super::one_line(&e), None).await?;
-                    return Err(e.context("refresh failed; the last good keys stay in force"));
-                }
-            }
-        }
+        Cmd::Refresh { name } => refresh(store, get(store, &name).await?, out).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -381,12 +351,46 @@ pub(super) async fn get_kind(store: &Arc<dyn Store>, name: &str, kind: PartnerKi
     };
     match store.partner(name).await? {
         Some(p) if p.kind == kind => Ok(p),
-        Some(_) => bail!("{name} is not a {noun}; see s2sd {other} show {name}"),
+        Some(_) => bail!(
+            "{name} is not {} {noun}; see s2sd {other} show {name}",
+            if noun.starts_with('a') { "an" } else { "a" }
+        ),
         None => bail!(
             "no {noun} named {name} (see s2sd {} list)",
             if kind == PartnerKind::Application { "partner-application" } else { "auth-server" }
         ),
     }
+}
+
+/// Fetches a stored issuer's metadata now and records the result; on failure the last good keys
+/// stay in force. The document must still name the same issuer (for partner applications also the
+/// same realm: an auth server may keep a realm the admin set with `--realm`).
+pub(super) async fn refresh(store: &Arc<dyn Store>, p: PartnerRecord, out: &Printer) -> anyhow::Result<()> {
+    let url = p
+        .metadata_url
+        .clone()
+        .with_context(|| format!("{} has no metadata URL; it was registered with a certificate", p.name))?;
+    let now = now();
+    let mut fresh = p.clone();
+    if let Err(e) = apply_metadata(&mut fresh, &url, now).await {
+        store.record_metadata_fetch(&p.name, now, &super::one_line(&e), None).await?;
+        return Err(e.context("refresh failed; the last good keys stay in force"));
+    }
+    let realm_changed = p.kind == PartnerKind::Application && fresh.realm != p.realm;
+    if fresh.application_id != p.application_id || realm_changed {
+        bail!(
+            "the metadata now names issuer {}@{}, not {}@{}; re-register {} if that is intended",
+            fresh.application_id,
+            fresh.realm,
+            p.application_id,
+            p.realm,
+            p.name
+        );
+    }
+    fresh.realm = p.realm.clone();
+    store.record_metadata_fetch(&p.name, now, "ok", Some(&fresh.certificates)).await?;
+    out.emit(format!("Metadata of {} refreshed.\n{}", p.name, describe(&fresh, now)), json(&fresh, now));
+    Ok(())
 }
 
 /// Fetches and checks `url`, then fills in the issuer, keys and fetch status.

@@ -437,3 +437,19 @@ async fn tls_certificate_is_replaced_without_a_restart() {
     assert!(trusting(&first.cert_der).get(&url).send().await.is_err(), "the old certificate is no longer served");
     cancel.cancel();
 }
+
+#[tokio::test]
+async fn refresh_reads_the_partner_metadata_now() {
+    let pair = pair(RefreshPolicy::default()).await;
+    let store = s2sd::store::open(&pair.b_store).await.unwrap();
+    assert_eq!(store.partner("Lync").await.unwrap().unwrap().certificates.len(), 1);
+    cli(&pair.a_store, &["certificate", "roll", "--certificate", "new", "--effective-date", &effective_in_49h(&pair)])
+        .await;
+    eventually("A publishes its next certificate", || pair.a.state.metadata.load().keys.len() == 2).await;
+    cli(&pair.b_store, &["partner-application", "refresh", "Lync"]).await;
+    let lync = store.partner("Lync").await.unwrap().unwrap();
+    assert_eq!(lync.certificates.len(), 2, "the staged certificate is held after a refresh");
+    assert_eq!(lync.metadata_status.as_deref(), Some("ok"));
+    let err = cli_err(&pair.b_store, &["auth-server", "refresh", "Lync"]).await;
+    assert!(err.contains("not an auth server") && err.contains("partner-application"), "{err}");
+}
