@@ -515,11 +515,16 @@ pub fn key_file_beside(database: &Path) -> PathBuf {
 }
 
 /// Opens the mailbox store (users, folders, items, role assignments) at the same `url` as
-/// [`open`]: the same SQLite file (and key file), its own connection pool. A `sqlite::memory:`
-/// URL gives a private, empty in-memory database. PostgreSQL has no mailbox backend yet.
+/// [`open`]: the same database (and key file), its own connection pool. A `sqlite::memory:` URL
+/// gives a private, empty in-memory database. See [`open_mailbox_with`].
 pub async fn open_mailbox(url: &str) -> Result<Arc<dyn mailbox::MailboxStore>, StoreError> {
+    open_mailbox_with(url, &OpenOptions::from_env()).await
+}
+
+/// [`open_mailbox`] with the key file of `options`.
+pub async fn open_mailbox_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn mailbox::MailboxStore>, StoreError> {
     let parsed = StoreUrl::parse(url)?;
-    let key = OpenOptions::from_env().key_spec(&parsed);
+    let key = options.key_spec(&parsed);
     let store: Arc<dyn mailbox::MailboxStore> = match parsed {
         StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
         StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
@@ -529,11 +534,19 @@ pub async fn open_mailbox(url: &str) -> Result<Arc<dyn mailbox::MailboxStore>, S
 }
 
 /// Opens the authority store (tenants, service principals, credentials) at the same `url` as
-/// [`open`]: the same SQLite file, its own connection pool. A `sqlite::memory:` URL gives a
-/// private, empty in-memory database. PostgreSQL has no authority tables yet.
+/// [`open`]: the same database (and key file), its own connection pool. A `sqlite::memory:` URL
+/// gives a private, empty in-memory database. See [`open_authority_with`].
 pub async fn open_authority(url: &str) -> Result<Arc<dyn authority::AuthorityStore>, StoreError> {
+    open_authority_with(url, &OpenOptions::from_env()).await
+}
+
+/// [`open_authority`] with the key file of `options`.
+pub async fn open_authority_with(
+    url: &str,
+    options: &OpenOptions,
+) -> Result<Arc<dyn authority::AuthorityStore>, StoreError> {
     let parsed = StoreUrl::parse(url)?;
-    let key = OpenOptions::from_env().key_spec(&parsed);
+    let key = options.key_spec(&parsed);
     let store: Arc<dyn authority::AuthorityStore> = match parsed {
         StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
         StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),

@@ -101,7 +101,7 @@ struct PartnerRow {
 }
 
 /// A write transaction (started by [`PgStore::begin_write`]) or a plain one.
-type Tx = Transaction<'static, Postgres>;
+pub(super) type Tx = Transaction<'static, Postgres>;
 
 const PARTNER_COLUMNS: &str = "SELECT name, application_id, realm, metadata_url, trust_level, enabled, \
      allow_http_metadata, tls_ca_pem, \
@@ -169,14 +169,14 @@ impl PgStore {
     }
 
     /// Starts a write transaction holding the writers' lock (the version row).
-    async fn begin_write(&self) -> Result<Tx, StoreError> {
+    pub(super) async fn begin_write(&self) -> Result<Tx, StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_version(&mut tx).await?;
         Ok(tx)
     }
 
     /// Bumps the version, announces it, and commits.
-    async fn bump_and_commit(mut tx: Tx) -> Result<(), StoreError> {
+    pub(super) async fn bump_and_commit(mut tx: Tx) -> Result<(), StoreError> {
         sqlx::query(
             "WITH bumped AS (UPDATE config_version SET version = version + 1 WHERE id = 1 RETURNING version) \
              SELECT pg_notify('s2s_config', current_schema() || ':' || version) FROM bumped",
@@ -197,6 +197,11 @@ impl PgStore {
             }
             _ => Ok(key),
         }
+    }
+
+    /// The connection pool, for the mailbox and authority tables (`postgres_*.rs`).
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// Starts the listener task unless it runs already.

@@ -36,7 +36,7 @@ async fn sqlite_memory_store() -> Arc<dyn Store> {
 }
 
 /// The PostgreSQL database the tests may use, from `S2S_TEST_DATABASE_URL`; `None` skips them.
-fn test_database_url() -> Option<String> {
+pub(super) fn test_database_url() -> Option<String> {
     std::env::var("S2S_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
 }
 
@@ -49,7 +49,7 @@ fn with_search_path(url: &str, schema: &str) -> String {
 
 /// A fresh schema in the test database, with a key file for it; dropped (with its tables) when
 /// this value is dropped, even after a failed assertion.
-struct PgSchema {
+pub(super) struct PgSchema {
     admin_url: String,
     name: String,
     url: String,
@@ -58,7 +58,7 @@ struct PgSchema {
 
 impl PgSchema {
     /// `None` when `S2S_TEST_DATABASE_URL` is not set; panics when it is set but unusable.
-    async fn new() -> Option<Self> {
+    pub(super) async fn new() -> Option<Self> {
         let admin_url = test_database_url()?;
         let mut suffix = [0u8; 8];
         aws_lc_rs::rand::fill(&mut suffix).unwrap();
@@ -71,6 +71,14 @@ impl PgSchema {
         let key_dir = tempfile::tempdir().unwrap();
         StoreKey::create_file(&key_dir.path().join("store.key")).unwrap();
         Some(Self { url: with_search_path(&admin_url, &name), admin_url, name, key_dir })
+    }
+
+    pub(super) fn options(&self) -> OpenOptions {
+        OpenOptions { key_file: Some(self.key_file()) }
+    }
+
+    pub(super) fn url(&self) -> &str {
+        &self.url
     }
 
     fn key_file(&self) -> PathBuf {
