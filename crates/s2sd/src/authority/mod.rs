@@ -19,6 +19,7 @@
 //! resource names one; an SPN without a port matches any port.
 
 pub mod endpoint;
+pub mod signer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,13 +55,29 @@ pub const SECRET_BYTES: usize = 32;
 const LIMITER_CAPACITY: usize = 16 * 1024;
 /// Assertions remembered for replay detection.
 const REPLAY_CAPACITY: usize = 64 * 1024;
+/// Issued tokens remembered for reuse (a token is about 1 KB).
+const ISSUED_CAPACITY: usize = 4 * 1024;
+
+/// A token the endpoint issued, given again for the same grant while more than half of its
+/// lifetime remains (see [`Authority::reusable_token`]).
+#[derive(Debug)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub iat: UnixTime,
+    pub nbf: UnixTime,
+    pub exp: UnixTime,
+}
 
 /// The authority of a node: its configuration snapshot and the per-request memory (replays,
-/// failing clients).
+/// failing clients, issued tokens), and the threads that sign.
 pub struct Authority {
     store: Option<Arc<dyn AuthorityStore>>,
     snapshot: ArcSwap<Snapshot>,
     replay: Cache<String, UnixTime>,
+    /// By grant: tenant, client, audience and signing key (see [`Self::reusable_token`]).
+    issued: Cache<String, Arc<IssuedToken>>,
+    /// Signs issued tokens off the async workers.
+    pub signer: signer::Signer,
     limiter: Limiter,
     https: AtomicBool,
     clock: SharedClock,
@@ -196,6 +213,8 @@ impl Authority {
             store,
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             replay: Cache::new(REPLAY_CAPACITY),
+            issued: Cache::new(ISSUED_CAPACITY),
+            signer: signer::Signer::per_core(),
             limiter: Limiter { failures: Cache::new(LIMITER_CAPACITY) },
             https: AtomicBool::new(true),
             clock,
@@ -213,6 +232,11 @@ impl Authority {
             for w in &snapshot.warnings {
                 tracing::warn!("{w}");
             }
+        }
+        if previous.version != snapshot.version {
+            // Every grant is checked against the configuration before a token is reused, so this
+            // only frees what a changed configuration may never ask for again.
+            self.issued.clear();
         }
         self.snapshot.store(Arc::new(snapshot));
         Ok(())
@@ -280,6 +304,19 @@ impl Authority {
             // Another request holds this very assertion right now.
             EntryResult::Timeout => true,
         }
+    }
+
+    /// The token issued earlier for the same grant (`grant` names tenant, client, audience and
+    /// signing key), while more than half of its lifetime remains at `now`. The caller has
+    /// authenticated the client and checked the resource for this very request: reuse only saves
+    /// the signature, as a client that caches its token would.
+    pub fn reusable_token(&self, grant: &str, now: UnixTime) -> Option<Arc<IssuedToken>> {
+        self.issued.get(grant).filter(|t| now >= t.iat && now - t.iat < (t.exp - t.iat) / 2)
+    }
+
+    /// Remembers a token issued for `grant`.
+    pub fn remember_token(&self, grant: String, token: Arc<IssuedToken>) {
+        self.issued.insert(grant, token);
     }
 
     /// How long to hold back a request from `client` (a key naming tenant and client id).

@@ -281,6 +281,7 @@ struct Fixture {
     state: AppState,
     router: Router,
     secret: String,
+    clock: Arc<FixedClock>,
     cancel: CancellationToken,
 }
 
@@ -382,9 +383,10 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let cancel = CancellationToken::new();
+    let clock = Arc::new(FixedClock::new(NOW));
     let state = AppState::start(
         config,
-        Arc::new(FixedClock::new(NOW)),
+        clock.clone(),
         s2s::partner::refresh::RefreshPolicy::default(),
         Duration::from_millis(100),
         cancel.clone(),
@@ -393,7 +395,7 @@ async fn fixture() -> Fixture {
     .unwrap();
     assert!(state.authority.snapshot().warnings.is_empty(), "{:?}", state.authority.snapshot().warnings);
     let router = server::router(state.clone());
-    Fixture { _dir: dir, state, router, secret, cancel }
+    Fixture { _dir: dir, state, router, secret, clock, cancel }
 }
 
 struct Answer {
@@ -975,4 +977,52 @@ async fn store_changes_apply_on_reload() {
         .unwrap();
     f.state.reload().await.unwrap();
     with_secret(&f, unknown, "s3cret").await.issued();
+}
+
+#[tokio::test]
+async fn a_repeated_grant_gets_the_same_token_while_more_than_half_its_lifetime_remains() {
+    let f = fixture().await;
+    let first = with_secret(&f, CLIENT, &f.secret).await;
+    let token = first.issued();
+
+    f.clock.advance(3600);
+    let again = with_secret(&f, CLIENT, &f.secret).await;
+    assert_eq!(again.issued(), token, "the same grant reuses the token");
+    assert_eq!(again.json["expires_in"], (TOKEN_LIFETIME - 3600).to_string(), "what is left of it");
+    assert_eq!(again.json["expires_on"], first.json["expires_on"]);
+    assert_eq!(again.json["not_before"], first.json["not_before"]);
+
+    // The client is still authenticated on every request; another resource is another token.
+    with_secret(&f, CLIENT, "not-the-secret").await.refused("invalid_client", &["invalid client secret"]);
+    let other = format!("{SHAREPOINT}/other.contoso.com@{REALM}");
+    let client_id = format!("{CLIENT}@{REALM}");
+    let grant = [
+        ("grant_type", "client_credentials"),
+        ("client_id", &client_id),
+        ("client_secret", &f.secret),
+        ("resource", &other),
+    ];
+    let for_other = post(&f, &grant).await.issued();
+    assert_ne!(for_other, token);
+    assert_eq!(jws::Compact::split(&for_other).unwrap().claims::<Value>().unwrap()["aud"], other);
+
+    // Half the lifetime gone: a new token.
+    f.clock.advance(TOKEN_LIFETIME / 2 - 3600);
+    let renewed = with_secret(&f, CLIENT, &f.secret).await;
+    assert_ne!(renewed.issued(), token);
+    assert_eq!(renewed.json["expires_in"], TOKEN_LIFETIME.to_string());
+    let claims: Value = jws::Compact::split(&renewed.issued()).unwrap().claims().unwrap();
+    assert_eq!(claims["iat"], NOW + TOKEN_LIFETIME / 2);
+}
+
+#[tokio::test]
+async fn a_reused_token_is_not_given_to_a_client_disabled_since() {
+    let f = fixture().await;
+    with_secret(&f, CLIENT, &f.secret).await.issued();
+    let store = crate::store::open_authority(&f.state.store.url()).await.unwrap();
+    let mut client = store.service_principal(REALM, CLIENT).await.unwrap().unwrap();
+    client.enabled = false;
+    assert!(store.update_service_principal(&client).await.unwrap());
+    f.state.reload().await.unwrap();
+    with_secret(&f, CLIENT, &f.secret).await.refused("unauthorized_client", &["disabled"]);
 }
