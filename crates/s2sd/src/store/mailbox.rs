@@ -5,7 +5,8 @@
 //! a running server reads it per request rather than from a published snapshot. Every write is
 //! still one transaction (a request's items are wholly stored or not at all). Like [`super::Store`],
 //! it never reads the clock, never invents ids and never decides who may see what: the caller
-//! passes times and ids in, and `crate::mailbox` makes the decisions.
+//! passes times and ids in, and `crate::mailbox` makes the decisions. A [`MailboxDump`] carries
+//! all of it from one store to another, whatever their backends.
 
 use serde::{Deserialize, Serialize};
 

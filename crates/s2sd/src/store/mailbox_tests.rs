@@ -543,7 +543,7 @@ async fn the_dump_moves_from_sqlite_to_postgres_and_back() {
     assert_eq!(postgres.users().await.unwrap(), sqlite.users().await.unwrap());
     assert_eq!(postgres.user_items(&a.id).await.unwrap(), sqlite.user_items(&a.id).await.unwrap());
     let lookup = UserLookup { upn: Some(a.upn.to_uppercase()), ..Default::default() };
-    assert_eq!(postgres.find_users(&lookup).await.unwrap(), [a.clone()]);
+    assert_eq!(postgres.find_users(&lookup).await.unwrap(), vec![a.clone()]);
     // Changed on PostgreSQL, then back into a fresh SQLite file.
     assert!(postgres.delete_items(&["a-c1".into()]).await.unwrap()[0]);
     let changed = postgres.mailbox_dump().await.unwrap();
