@@ -186,12 +186,7 @@ async fn open_authority(given: Option<&str>) -> anyhow::Result<Arc<dyn store::au
 
 async fn open_mailbox(given: Option<&str>) -> anyhow::Result<Arc<dyn store::mailbox::MailboxStore>> {
     let url = store_url(given)?;
-    match store::open_mailbox(&url).await {
-        Err(store::StoreError::UnsupportedUrl(u)) if u.starts_with("postgres") => {
-            anyhow::bail!("mailboxes are kept in SQLite stores only for now, and {u} is PostgreSQL")
-        }
-        other => Ok(other?),
-    }
+    Ok(store::open_mailbox(&url).await?)
 }
 
 /// An error and its causes on one line.

@@ -37,7 +37,7 @@ pub struct AppState {
     /// The configuration store.
     pub store: Arc<dyn Store>,
     /// Mailbox users, folders, items and role assignments (same database, read per request);
-    /// `None` on a store without a mailbox backend (PostgreSQL, for now).
+    /// `None` when the mailbox store could not be opened (logged at start).
     pub mailbox: Option<Arc<dyn MailboxStore>>,
     /// Who we are and whom we trust.
     pub trust: Arc<TrustStore>,
@@ -69,11 +69,11 @@ impl AppState {
         let loaded = trust::load(store.as_ref(), clock.now()).await?;
         let mailbox = match crate::store::open_mailbox(&store.url()).await {
             Ok(m) => Some(m),
-            Err(StoreError::UnsupportedUrl(_)) => {
-                tracing::warn!("the mailbox service (EWS) keeps its data in SQLite only; it is off on this store");
+            // The node serves everything else; EWS answers ErrorMailboxStoreUnavailable.
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the mailbox store; the mailbox service (EWS) is off");
                 None
             }
-            Err(e) => return Err(e),
         };
         let authority = Arc::new(crate::authority::Authority::open(&store.url(), clock.clone()).await);
         for w in &loaded.warnings {

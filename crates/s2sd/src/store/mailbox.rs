@@ -5,7 +5,8 @@
 //! a running server reads it per request rather than from a published snapshot. Every write is
 //! still one transaction (a request's items are wholly stored or not at all). Like [`super::Store`],
 //! it never reads the clock, never invents ids and never decides who may see what: the caller
-//! passes times and ids in, and `crate::mailbox` makes the decisions.
+//! passes times and ids in, and `crate::mailbox` makes the decisions. A [`MailboxDump`] carries
+//! all of it from one store to another, whatever their backends.
 
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +117,21 @@ pub struct RoleAssignmentRecord {
     pub user_id: String,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// Every mailbox user with its folders, items and role assignments, read in one consistent state:
+/// a portable copy of a store's mailbox data, from one backend to another
+/// ([`MailboxStore::mailbox_dump`], [`MailboxStore::import_mailbox`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxDump {
+    /// Ordered as [`MailboxStore::users`] orders them.
+    pub users: Vec<UserRecord>,
+    /// Ordered by user id, then position (then id).
+    pub folders: Vec<FolderRecord>,
+    /// Ordered by user id, then `created_at`, then id.
+    pub items: Vec<ItemRecord>,
+    /// Ordered as [`MailboxStore::role_assignments`] orders them.
+    pub role_assignments: Vec<RoleAssignmentRecord>,
 }
 
 /// Which users to find: any given value matches its own column, case-insensitively; a user
@@ -229,4 +245,48 @@ pub trait MailboxStore: Send + Sync + 'static {
 
     /// false when the user did not have the role.
     async fn remove_role_assignment(&self, role: &str, user_id: &str) -> Result<bool, StoreError>;
+
+    /// All mailbox data, read in one transaction (one consistent state), ordered as
+    /// [`MailboxDump`] says.
+    async fn mailbox_dump(&self) -> Result<MailboxDump, StoreError>;
+
+    /// Loads `dump` in one transaction: users, then folders (parents before children, whatever
+    /// their order in the dump), items and role assignments. [`StoreError::NotEmpty`] when the store
+    /// holds any mailbox user, unless `replace`, which deletes all mailbox data first. Nothing is
+    /// written when any record fails ([`StoreError::Duplicate`], a folder or user that does not
+    /// exist, …).
+    async fn import_mailbox(&self, dump: &MailboxDump, replace: bool) -> Result<(), StoreError>;
+}
+
+/// `folders` reordered so that every folder comes after its parent (roots first, then their
+/// children, …), keeping the given order otherwise. Folders whose parent is not among them (or that
+/// form a cycle) come last, in their given order: inserting them fails on the missing parent.
+pub(super) fn parents_first(folders: &[FolderRecord]) -> Vec<&FolderRecord> {
+    let mut placed: std::collections::HashSet<&str> = std::collections::HashSet::with_capacity(folders.len());
+    let mut ordered = Vec::with_capacity(folders.len());
+    let mut pending: Vec<&FolderRecord> = folders.iter().collect();
+    loop {
+        let before = pending.len();
+        pending.retain(|folder| match folder.parent_id.as_deref() {
+            Some(parent) if !placed.contains(parent) => true,
+            _ => {
+                placed.insert(folder.id.as_str());
+                ordered.push(*folder);
+                false
+            }
+        });
+        if pending.is_empty() || pending.len() == before {
+            break;
+        }
+    }
+    ordered.extend(pending);
+    ordered
+}
+
+/// What a store's mailbox data holds, for [`StoreError::NotEmpty`].
+pub(super) fn mailbox_contents(users: i64) -> String {
+    match users {
+        1 => String::from("1 mailbox user"),
+        n => format!("{n} mailbox users"),
+    }
 }

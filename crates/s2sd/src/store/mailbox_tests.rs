@@ -2,17 +2,20 @@
 
 //! The mailbox store contract suite: every `async fn` below taking an `Arc<dyn MailboxStore>`
 //! states behaviour every backend must show. `contract_tests!` runs each against a fresh SQLite
-//! file and a fresh `sqlite::memory:` store; a PostgreSQL backend adds one module to that macro.
+//! file, a fresh `sqlite::memory:` store and, when `S2S_TEST_DATABASE_URL` names a PostgreSQL
+//! database, a fresh schema in it (dropped afterwards). The dump is also carried from SQLite to
+//! PostgreSQL and back.
 
 use std::sync::Arc;
 
 use tempfile::TempDir;
 
 use super::mailbox::{
-    Address, Entry, FolderRecord, ItemKind, ItemMove, ItemOrder, ItemRecord, MailboxStore, RoleAssignmentRecord,
-    UserLookup, UserRecord,
+    Address, Entry, FolderRecord, ItemKind, ItemMove, ItemOrder, ItemRecord, MailboxDump, MailboxStore,
+    RoleAssignmentRecord, UserLookup, UserRecord, parents_first,
 };
-use super::{StoreError, open, open_mailbox};
+use super::tests::PgSchema;
+use super::{StoreError, open, open_mailbox, open_mailbox_with, open_with};
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -25,6 +28,12 @@ async fn sqlite_file_store() -> (Arc<dyn MailboxStore>, TempDir) {
 
 async fn sqlite_memory_store() -> Arc<dyn MailboxStore> {
     open_mailbox("sqlite::memory:").await.unwrap()
+}
+
+/// The mailbox store in a fresh PostgreSQL schema; `None` when `S2S_TEST_DATABASE_URL` is not set.
+async fn postgres_store() -> Option<(Arc<dyn MailboxStore>, PgSchema)> {
+    let schema = PgSchema::new().await?;
+    Some((open_mailbox_with(schema.url(), &schema.options()).await.unwrap(), schema))
 }
 
 fn user(n: u32) -> UserRecord {
@@ -306,6 +315,128 @@ async fn removing_a_user_removes_everything_of_it(store: Arc<dyn MailboxStore>) 
     store.insert_user(&a, &folders(&a)).await.unwrap();
 }
 
+/// Two users with folders (one nested below a folder listed before its parent), items of both
+/// kinds and role assignments.
+async fn populated(store: &Arc<dyn MailboxStore>) -> (UserRecord, UserRecord) {
+    let a = user(1);
+    let mut a_folders = folders(&a);
+    // A subfolder positioned (and listed) before its parent: the import must still insert the
+    // parent first.
+    a_folders.insert(
+        0,
+        FolderRecord {
+            id: format!("{}-archive", a.id),
+            user_id: a.id.clone(),
+            parent_id: Some(format!("{}-inbox", a.id)),
+            distinguished: None,
+            display_name: "Archive".into(),
+            folder_class: "IPF.Note".into(),
+            change_key: "ck".into(),
+            position: -1,
+        },
+    );
+    store.insert_user(&a, &parents_first(&a_folders).into_iter().cloned().collect::<Vec<_>>()).await.unwrap();
+    let b = UserRecord { sid: None, ..user(2) };
+    store.insert_user(&b, &folders(&b)).await.unwrap();
+    let a_inbox = format!("{}-inbox", a.id);
+    let mut unread = message("a-m2", &a, &format!("{}-archive", a.id), 5);
+    unread.is_read = true;
+    unread.received_at = None;
+    unread.sent_at = None;
+    unread.sender = None;
+    store
+        .insert_items(&[
+            message("a-m1", &a, &a_inbox, 7),
+            unread,
+            contact("a-c1", &a),
+            message("b-m1", &b, &format!("{}-inbox", b.id), 3),
+        ])
+        .await
+        .unwrap();
+    for (role, u) in [("UserApplication", &a), ("ArchiveApplication", &b), ("ArchiveApplication", &a)] {
+        let record = RoleAssignmentRecord { role: role.into(), user_id: u.id.clone(), created_at: 9 };
+        store.insert_role_assignment(&record).await.unwrap();
+    }
+    (a, b)
+}
+
+async fn the_dump_holds_everything_in_order(store: Arc<dyn MailboxStore>) {
+    assert_eq!(store.mailbox_dump().await.unwrap(), MailboxDump::default());
+    let (a, b) = populated(&store).await;
+    let dump = store.mailbox_dump().await.unwrap();
+    assert_eq!(dump.users, store.users().await.unwrap());
+    assert_eq!(dump.users, [a.clone(), b.clone()]);
+    let mut expected_folders = store.folders(&a.id).await.unwrap();
+    expected_folders.extend(store.folders(&b.id).await.unwrap());
+    assert_eq!(dump.folders, expected_folders, "folders by user, then position");
+    assert_eq!(dump.folders[0].display_name, "Archive");
+    assert_eq!(
+        dump.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["a-m2", "a-m1", "a-c1", "b-m1"],
+        "items by user, then created_at, then id"
+    );
+    assert_eq!(dump.items[0], store.item("a-m2").await.unwrap().unwrap());
+    assert_eq!(dump.role_assignments, store.role_assignments().await.unwrap());
+    assert_eq!(dump.role_assignments.len(), 3);
+    // The dump is plain JSON and back.
+    let json = serde_json::to_string(&dump).unwrap();
+    assert_eq!(serde_json::from_str::<MailboxDump>(&json).unwrap(), dump);
+}
+
+async fn an_import_fills_an_empty_store_and_replace_replaces(store: Arc<dyn MailboxStore>) {
+    populated(&store).await;
+    let dump = store.mailbox_dump().await.unwrap();
+    // Not into a store holding mailbox users, unless replacing.
+    let err = store.import_mailbox(&dump, false).await.unwrap_err();
+    match &err {
+        StoreError::NotEmpty { url, what } => {
+            assert_eq!(url, &store.mailbox_url());
+            assert_eq!(what, "2 mailbox users");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.mailbox_dump().await.unwrap(), dump);
+    // Replace with itself: the same data.
+    store.import_mailbox(&dump, true).await.unwrap();
+    assert_eq!(store.mailbox_dump().await.unwrap(), dump);
+    // Replace with nothing, then import into the empty store.
+    store.import_mailbox(&MailboxDump::default(), true).await.unwrap();
+    assert_eq!(store.mailbox_dump().await.unwrap(), MailboxDump::default());
+    store.import_mailbox(&MailboxDump::default(), false).await.unwrap();
+    store.import_mailbox(&dump, false).await.unwrap();
+    assert_eq!(store.mailbox_dump().await.unwrap(), dump);
+    // The imported data is served as it was.
+    let a = &dump.users[0];
+    assert_eq!(store.roles_of(&a.id).await.unwrap(), ["ArchiveApplication", "UserApplication"]);
+    let page = store.items_page(&format!("{}-inbox", a.id), ItemOrder::ReceivedDescending, 0, 10).await.unwrap();
+    assert_eq!(page.total, 1);
+}
+
+async fn a_failed_import_writes_nothing(store: Arc<dyn MailboxStore>) {
+    populated(&store).await;
+    let before = store.mailbox_dump().await.unwrap();
+    let mut clash = before.clone();
+    let duplicate = clash.items[0].clone();
+    clash.items.push(duplicate);
+    for replace in [true, false] {
+        let err = store.import_mailbox(&clash, replace).await.unwrap_err();
+        let ok = if replace {
+            matches!(err, StoreError::Duplicate { .. })
+        } else {
+            matches!(err, StoreError::NotEmpty { .. })
+        };
+        assert!(ok, "{err:?}");
+        assert_eq!(store.mailbox_dump().await.unwrap(), before, "a failed import changed the store");
+    }
+    // An orphan folder (its parent is nowhere) fails too, into an empty store.
+    store.import_mailbox(&MailboxDump::default(), true).await.unwrap();
+    let mut orphan = before.clone();
+    orphan.folders.retain(|f| f.distinguished.as_deref() != Some("inbox") || f.user_id != before.users[0].id);
+    orphan.items.retain(|i| !i.folder_id.ends_with("-inbox"));
+    assert!(store.import_mailbox(&orphan, false).await.is_err());
+    assert_eq!(store.mailbox_dump().await.unwrap(), MailboxDump::default());
+}
+
 macro_rules! contract_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite_file {
@@ -325,6 +456,16 @@ macro_rules! contract_tests {
                 }
             )*
         }
+        /// Skipped (passing) unless `S2S_TEST_DATABASE_URL` is set.
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some((store, _schema)) = super::postgres_store().await else { return };
+                    super::$name(store).await;
+                }
+            )*
+        }
     };
 }
 
@@ -338,6 +479,9 @@ contract_tests!(
     moves_and_deletes_report_each_item,
     role_assignments_round_trip,
     removing_a_user_removes_everything_of_it,
+    the_dump_holds_everything_in_order,
+    an_import_fills_an_empty_store_and_replace_replaces,
+    a_failed_import_writes_nothing,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -350,19 +494,87 @@ async fn mailbox_writes_leave_the_config_version_alone() {
     let url = format!("sqlite:{}", dir.path().join("store.db").display());
     let config = open(&url).await.unwrap();
     let mailboxes = open_mailbox(&url).await.unwrap();
+    leaves_the_config_version_alone(config.as_ref(), &mailboxes).await;
+    assert_eq!(mailboxes.mailbox_url(), url);
+    if let Some(schema) = PgSchema::new().await {
+        let config = open_with(schema.url(), &schema.options()).await.unwrap();
+        let mailboxes = open_mailbox_with(schema.url(), &schema.options()).await.unwrap();
+        leaves_the_config_version_alone(config.as_ref(), &mailboxes).await;
+        assert_eq!(mailboxes.mailbox_url(), config.url());
+    }
+}
+
+async fn leaves_the_config_version_alone(config: &dyn super::Store, mailboxes: &Arc<dyn MailboxStore>) {
     let before = config.version().await.unwrap();
-    let u = with_user(&mailboxes, 1).await;
+    let u = with_user(mailboxes, 1).await;
     mailboxes.insert_items(&[message("m1", &u, &format!("{}-inbox", u.id), 1)]).await.unwrap();
     let ra = RoleAssignmentRecord { role: "UserApplication".into(), user_id: u.id.clone(), created_at: 1 };
     mailboxes.insert_role_assignment(&ra).await.unwrap();
+    let dump = mailboxes.mailbox_dump().await.unwrap();
+    mailboxes.import_mailbox(&dump, true).await.unwrap();
+    assert!(mailboxes.remove_user(&u.id).await.unwrap());
     assert_eq!(config.version().await.unwrap(), before);
-    assert_eq!(mailboxes.mailbox_url(), url);
 }
 
 #[tokio::test]
 async fn an_unknown_role_name_is_refused_by_the_schema() {
     let store = sqlite_memory_store().await;
-    let u = with_user(&store, 1).await;
+    refuses_an_unknown_role(&store).await;
+    if let Some((store, _schema)) = postgres_store().await {
+        refuses_an_unknown_role(&store).await;
+    }
+}
+
+async fn refuses_an_unknown_role(store: &Arc<dyn MailboxStore>) {
+    let u = with_user(store, 1).await;
     let ra = RoleAssignmentRecord { role: "Everything".into(), user_id: u.id.clone(), created_at: 1 };
     assert!(matches!(store.insert_role_assignment(&ra).await, Err(StoreError::Database(_))));
+}
+
+/// A dump carried from SQLite to PostgreSQL and back arrives unchanged, and each store serves it alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dump_moves_from_sqlite_to_postgres_and_back() {
+    let Some((postgres, _schema)) = postgres_store().await else { return };
+    let sqlite = sqlite_memory_store().await;
+    let (a, _) = populated(&sqlite).await;
+    let dump = sqlite.mailbox_dump().await.unwrap();
+    postgres.import_mailbox(&dump, false).await.unwrap();
+    assert_eq!(postgres.mailbox_dump().await.unwrap(), dump);
+    assert_eq!(postgres.users().await.unwrap(), sqlite.users().await.unwrap());
+    assert_eq!(postgres.user_items(&a.id).await.unwrap(), sqlite.user_items(&a.id).await.unwrap());
+    let lookup = UserLookup { upn: Some(a.upn.to_uppercase()), ..Default::default() };
+    assert_eq!(postgres.find_users(&lookup).await.unwrap(), vec![a.clone()]);
+    // Changed on PostgreSQL, then back into a fresh SQLite file.
+    assert!(postgres.delete_items(&["a-c1".into()]).await.unwrap()[0]);
+    let changed = postgres.mailbox_dump().await.unwrap();
+    assert_eq!(changed.items.len(), dump.items.len() - 1);
+    let (back, _dir) = sqlite_file_store().await;
+    back.import_mailbox(&changed, false).await.unwrap();
+    assert_eq!(back.mailbox_dump().await.unwrap(), changed);
+    // And replacing the PostgreSQL data with the original dump restores it.
+    postgres.import_mailbox(&dump, true).await.unwrap();
+    assert_eq!(postgres.mailbox_dump().await.unwrap(), dump);
+}
+
+#[test]
+fn parents_first_puts_each_folder_after_its_parent() {
+    let folder = |id: &str, parent: Option<&str>| FolderRecord {
+        id: id.into(),
+        user_id: "u".into(),
+        parent_id: parent.map(str::to_owned),
+        distinguished: None,
+        display_name: id.into(),
+        folder_class: String::new(),
+        change_key: "ck".into(),
+        position: 0,
+    };
+    let given = [
+        folder("grandchild", Some("child")),
+        folder("child", Some("root")),
+        folder("orphan", Some("nowhere")),
+        folder("root", None),
+        folder("sibling", Some("root")),
+    ];
+    let ids: Vec<&str> = parents_first(&given).iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["root", "sibling", "child", "grandchild", "orphan"]);
 }

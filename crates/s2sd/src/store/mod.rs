@@ -32,6 +32,7 @@ pub mod authority;
 mod crypto;
 pub mod mailbox;
 mod postgres;
+mod postgres_mailbox;
 mod sqlite;
 
 pub use s2s::partner::PartnerKind;
@@ -516,19 +517,22 @@ pub fn key_file_beside(database: &Path) -> PathBuf {
 
 /// Opens the mailbox store (users, folders, items, role assignments) at the same `url` as
 /// [`open`]: the same database (and key file), its own connection pool. A `sqlite::memory:` URL
-/// gives a private, empty in-memory database. See [`open_mailbox_with`].
+/// gives a private, empty in-memory database; on PostgreSQL every node on the database (and
+/// schema) serves the same mailboxes. See [`open_mailbox_with`].
 pub async fn open_mailbox(url: &str) -> Result<Arc<dyn mailbox::MailboxStore>, StoreError> {
     open_mailbox_with(url, &OpenOptions::from_env()).await
 }
 
-/// [`open_mailbox`] with the key file of `options`.
+/// [`open_mailbox`] with the key file of `options`: like [`open_with`], the store is migrated and
+/// its key checked (PostgreSQL refuses to open without a key file), although mailbox data is not
+/// encrypted.
 pub async fn open_mailbox_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn mailbox::MailboxStore>, StoreError> {
     let parsed = StoreUrl::parse(url)?;
     let key = options.key_spec(&parsed);
     let store: Arc<dyn mailbox::MailboxStore> = match parsed {
         StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
         StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
-        StoreUrl::Postgres(_) => return Err(StoreError::UnsupportedUrl(redact_password(url))),
+        StoreUrl::Postgres(PgUrl(url)) => Arc::new(PgStore::open(&url, &key).await?),
     };
     Ok(store)
 }

@@ -1,5 +1,6 @@
 //! [`MailboxStore`] on the SQLite backend: the tables of `migrations/sqlite/0002_mailbox.sql`.
-//! Writes take the write lock first (`BEGIN IMMEDIATE`) and never touch `config_version`.
+//! Writes take the write lock first (`BEGIN IMMEDIATE`) and never touch `config_version`; the dump
+//! reads in one transaction (one snapshot of the WAL).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -8,8 +9,8 @@ use sqlx::{Row as _, Sqlite, Transaction};
 
 use super::StoreError;
 use super::mailbox::{
-    Address, FolderCounts, FolderRecord, ItemKind, ItemMove, ItemOrder, ItemPage, ItemRecord, MailboxStore,
-    RoleAssignmentRecord, UserLookup, UserRecord,
+    Address, FolderCounts, FolderRecord, ItemKind, ItemMove, ItemOrder, ItemPage, ItemRecord, MailboxDump,
+    MailboxStore, RoleAssignmentRecord, UserLookup, UserRecord,
 };
 use super::sqlite::SqliteStore;
 
@@ -76,30 +77,9 @@ impl MailboxStore for SqliteStore {
 
     async fn insert_user(&self, user: &UserRecord, folders: &[FolderRecord]) -> Result<(), StoreError> {
         let mut tx = self.begin_mailbox_write().await?;
-        sqlx::query(dynamic!("INSERT INTO mailbox_users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
-            .bind(&user.id)
-            .bind(&user.smtp)
-            .bind(&user.sip)
-            .bind(&user.upn)
-            .bind(user.sid.as_deref())
-            .bind(&user.display_name)
-            .bind(user.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| duplicate_or(e, "mailbox user (SMTP, SIP, UPN or SID)", &user.smtp))?;
+        insert_user_row(&mut tx, user).await?;
         for folder in folders {
-            sqlx::query(dynamic!("INSERT INTO mailbox_folders ({FOLDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
-                .bind(&folder.id)
-                .bind(&folder.user_id)
-                .bind(folder.parent_id.as_deref())
-                .bind(folder.distinguished.as_deref())
-                .bind(&folder.display_name)
-                .bind(&folder.folder_class)
-                .bind(&folder.change_key)
-                .bind(folder.position)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| duplicate_or(e, "mailbox folder", &folder.display_name))?;
+            insert_folder(&mut tx, folder).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -210,39 +190,7 @@ impl MailboxStore for SqliteStore {
         }
         let mut tx = self.begin_mailbox_write().await?;
         for item in items {
-            sqlx::query(dynamic!(
-                "INSERT INTO mailbox_items ({ITEM_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            ))
-            .bind(&item.id)
-            .bind(&item.change_key)
-            .bind(&item.user_id)
-            .bind(&item.folder_id)
-            .bind(kind_text(item.kind))
-            .bind(&item.item_class)
-            .bind(item.subject.as_deref())
-            .bind(item.body.as_deref())
-            .bind(&item.body_type)
-            .bind(item.sender.as_ref().map(to_json))
-            .bind(to_json(&item.to))
-            .bind(to_json(&item.cc))
-            .bind(to_json(&item.bcc))
-            .bind(item.is_read)
-            .bind(item.given_name.as_deref())
-            .bind(item.surname.as_deref())
-            .bind(item.display_name.as_deref())
-            .bind(item.company_name.as_deref())
-            .bind(item.job_title.as_deref())
-            .bind(to_json(&item.email_addresses))
-            .bind(to_json(&item.im_addresses))
-            .bind(to_json(&item.phone_numbers))
-            .bind(item.created_at)
-            .bind(item.modified_at)
-            .bind(item.sent_at)
-            .bind(item.received_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| duplicate_or(e, "mailbox item", &item.id))?;
+            insert_item(&mut tx, item).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -326,15 +274,7 @@ impl MailboxStore for SqliteStore {
         let rows = sqlx::query("SELECT role, user_id, created_at FROM role_assignments ORDER BY role, user_id")
             .fetch_all(self.pool())
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RoleAssignmentRecord {
-                    role: r.try_get("role")?,
-                    user_id: r.try_get("user_id")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(role_assignment_record).collect()
     }
 
     async fn roles_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
@@ -346,13 +286,7 @@ impl MailboxStore for SqliteStore {
 
     async fn insert_role_assignment(&self, record: &RoleAssignmentRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_mailbox_write().await?;
-        sqlx::query("INSERT INTO role_assignments (role, user_id, created_at) VALUES (?, ?, ?)")
-            .bind(&record.role)
-            .bind(&record.user_id)
-            .bind(record.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| duplicate_or(e, "role assignment", &format!("{} for {}", record.role, record.user_id)))?;
+        insert_role_assignment_row(&mut tx, record).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -367,6 +301,142 @@ impl MailboxStore for SqliteStore {
         tx.commit().await?;
         Ok(result.rows_affected() > 0)
     }
+
+    async fn mailbox_dump(&self) -> Result<MailboxDump, StoreError> {
+        // One read transaction: every statement sees the same state.
+        let mut tx = self.pool().begin().await?;
+        let users = sqlx::query(dynamic!("SELECT {USER_COLUMNS} FROM mailbox_users ORDER BY smtp COLLATE NOCASE, id"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let folders =
+            sqlx::query(dynamic!("SELECT {FOLDER_COLUMNS} FROM mailbox_folders ORDER BY user_id, position, id"))
+                .fetch_all(&mut *tx)
+                .await?;
+        let items = sqlx::query(dynamic!("SELECT {ITEM_COLUMNS} FROM mailbox_items ORDER BY user_id, created_at, id"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let roles = sqlx::query("SELECT role, user_id, created_at FROM role_assignments ORDER BY role, user_id")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(MailboxDump {
+            users: users.iter().map(user_record).collect::<Result<_, _>>()?,
+            folders: folders.iter().map(folder_record).collect::<Result<_, _>>()?,
+            items: items.iter().map(item_record).collect::<Result<_, _>>()?,
+            role_assignments: roles.iter().map(role_assignment_record).collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn import_mailbox(&self, dump: &MailboxDump, replace: bool) -> Result<(), StoreError> {
+        let mut tx = self.begin_mailbox_write().await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_users").fetch_one(&mut *tx).await?;
+        if users > 0 {
+            if !replace {
+                return Err(StoreError::NotEmpty {
+                    url: super::Store::url(self),
+                    what: super::mailbox::mailbox_contents(users),
+                });
+            }
+            // Children before parents, so the order does not depend on the foreign-key setting.
+            sqlx::query("DELETE FROM role_assignments").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM mailbox_items").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM mailbox_folders").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM mailbox_users").execute(&mut *tx).await?;
+        }
+        for user in &dump.users {
+            insert_user_row(&mut tx, user).await?;
+        }
+        for folder in super::mailbox::parents_first(&dump.folders) {
+            insert_folder(&mut tx, folder).await?;
+        }
+        for item in &dump.items {
+            insert_item(&mut tx, item).await?;
+        }
+        for record in &dump.role_assignments {
+            insert_role_assignment_row(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_user_row(tx: &mut Tx, user: &UserRecord) -> Result<(), StoreError> {
+    sqlx::query(dynamic!("INSERT INTO mailbox_users ({USER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+        .bind(&user.id)
+        .bind(&user.smtp)
+        .bind(&user.sip)
+        .bind(&user.upn)
+        .bind(user.sid.as_deref())
+        .bind(&user.display_name)
+        .bind(user.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or(e, "mailbox user (SMTP, SIP, UPN or SID)", &user.smtp))?;
+    Ok(())
+}
+
+async fn insert_folder(tx: &mut Tx, folder: &FolderRecord) -> Result<(), StoreError> {
+    sqlx::query(dynamic!("INSERT INTO mailbox_folders ({FOLDER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"))
+        .bind(&folder.id)
+        .bind(&folder.user_id)
+        .bind(folder.parent_id.as_deref())
+        .bind(folder.distinguished.as_deref())
+        .bind(&folder.display_name)
+        .bind(&folder.folder_class)
+        .bind(&folder.change_key)
+        .bind(folder.position)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or(e, "mailbox folder", &folder.display_name))?;
+    Ok(())
+}
+
+async fn insert_item(tx: &mut Tx, item: &ItemRecord) -> Result<(), StoreError> {
+    sqlx::query(dynamic!(
+        "INSERT INTO mailbox_items ({ITEM_COLUMNS}) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    ))
+    .bind(&item.id)
+    .bind(&item.change_key)
+    .bind(&item.user_id)
+    .bind(&item.folder_id)
+    .bind(kind_text(item.kind))
+    .bind(&item.item_class)
+    .bind(item.subject.as_deref())
+    .bind(item.body.as_deref())
+    .bind(&item.body_type)
+    .bind(item.sender.as_ref().map(to_json))
+    .bind(to_json(&item.to))
+    .bind(to_json(&item.cc))
+    .bind(to_json(&item.bcc))
+    .bind(item.is_read)
+    .bind(item.given_name.as_deref())
+    .bind(item.surname.as_deref())
+    .bind(item.display_name.as_deref())
+    .bind(item.company_name.as_deref())
+    .bind(item.job_title.as_deref())
+    .bind(to_json(&item.email_addresses))
+    .bind(to_json(&item.im_addresses))
+    .bind(to_json(&item.phone_numbers))
+    .bind(item.created_at)
+    .bind(item.modified_at)
+    .bind(item.sent_at)
+    .bind(item.received_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| duplicate_or(e, "mailbox item", &item.id))?;
+    Ok(())
+}
+
+async fn insert_role_assignment_row(tx: &mut Tx, record: &RoleAssignmentRecord) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO role_assignments (role, user_id, created_at) VALUES (?, ?, ?)")
+        .bind(&record.role)
+        .bind(&record.user_id)
+        .bind(record.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or(e, "role assignment", &format!("{} for {}", record.role, record.user_id)))?;
+    Ok(())
 }
 
 fn user_record(row: &SqliteRow) -> Result<UserRecord, StoreError> {
@@ -391,6 +461,14 @@ fn folder_record(row: &SqliteRow) -> Result<FolderRecord, StoreError> {
         folder_class: row.try_get("folder_class")?,
         change_key: row.try_get("change_key")?,
         position: row.try_get("position")?,
+    })
+}
+
+fn role_assignment_record(row: &SqliteRow) -> Result<RoleAssignmentRecord, StoreError> {
+    Ok(RoleAssignmentRecord {
+        role: row.try_get("role")?,
+        user_id: row.try_get("user_id")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 

@@ -1,0 +1,535 @@
+//! [`MailboxStore`] on the PostgreSQL backend: the tables of `migrations/postgres/0002_mailbox.sql`,
+//! shared by every node on the database. The twin of `sqlite_mailbox.rs`, with the same semantics
+//! (orderings, filters, per-item results, errors), proven by the same contract suite.
+//!
+//! Mailbox data is data, not configuration: writes are plain transactions (no writers' lock on
+//! `config_version`, no version bump, no notification). A conditional update (`… AND change_key =
+//! $n`) is one statement, so two nodes updating one item cannot both win. Reads that must agree
+//! with each other (a page and its total, the dump) run in one `REPEATABLE READ` transaction; an
+//! import locks `mailbox_users` against writers so that its emptiness check holds until it commits.
+//! Addresses compare case-insensitively in ASCII only, as on SQLite: lookups bind the
+//! ASCII-lower-cased value against the generated `*_key` columns. JSON lists are JSONB, written
+//! and read as text.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+use super::mailbox::{
+    Address, FolderCounts, FolderRecord, ItemKind, ItemMove, ItemOrder, ItemPage, ItemRecord, MailboxDump,
+    MailboxStore, RoleAssignmentRecord, UserLookup, UserRecord,
+};
+use super::postgres::{PgStore, Tx};
+use super::{StoreError, duplicate_or};
+
+/// A statement assembled from the column-list constants below (never from input: every value is bound).
+macro_rules! dynamic {
+    ($($t:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($t)*))
+    };
+}
+
+const USER_COLUMNS: &str = "id, smtp, sip, upn, sid, display_name, created_at";
+const FOLDER_COLUMNS: &str = "id, user_id, parent_id, distinguished, display_name, folder_class, change_key, position";
+/// The columns written by an insert, in the order of [`insert_item`]'s parameters.
+const ITEM_COLUMNS: &str = "id, change_key, user_id, folder_id, kind, item_class, subject, body, body_type, sender, \
+     to_recipients, cc_recipients, bcc_recipients, is_read, given_name, surname, display_name, company_name, \
+     job_title, email_addresses, im_addresses, phone_numbers, created_at, modified_at, sent_at, received_at";
+/// The columns read back, of `mailbox_items i`: the JSON lists as text.
+const ITEM_SELECT: &str = "i.id, i.change_key, i.user_id, i.folder_id, i.kind, i.item_class, i.subject, i.body, \
+     i.body_type, i.sender::text AS sender, i.to_recipients::text AS to_recipients, \
+     i.cc_recipients::text AS cc_recipients, i.bcc_recipients::text AS bcc_recipients, i.is_read, i.given_name, \
+     i.surname, i.display_name, i.company_name, i.job_title, i.email_addresses::text AS email_addresses, \
+     i.im_addresses::text AS im_addresses, i.phone_numbers::text AS phone_numbers, i.created_at, i.modified_at, \
+     i.sent_at, i.received_at";
+/// A read-only transaction in which every statement sees the same state.
+const BEGIN_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+
+#[async_trait::async_trait]
+impl MailboxStore for PgStore {
+    fn mailbox_url(&self) -> String {
+        super::Store::url(self)
+    }
+
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query(dynamic!("SELECT {USER_COLUMNS} FROM mailbox_users ORDER BY smtp_key, id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(user_record).collect()
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(dynamic!("SELECT {USER_COLUMNS} FROM mailbox_users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(user_record).transpose()
+    }
+
+    async fn find_users(&self, lookup: &UserLookup) -> Result<Vec<UserRecord>, StoreError> {
+        if lookup.smtp.is_none() && lookup.sip.is_none() && lookup.upn.is_none() && lookup.sid.is_none() {
+            return Ok(Vec::new());
+        }
+        let key = |value: &Option<String>| value.as_deref().map(str::to_ascii_lowercase);
+        // A NULL parameter matches nothing (`x = NULL` is never true).
+        let rows = sqlx::query(dynamic!(
+            "SELECT {USER_COLUMNS} FROM mailbox_users \
+             WHERE smtp_key = $1 OR sip_key = $2 OR upn_key = $3 OR sid_key = $4 \
+             ORDER BY smtp_key, id"
+        ))
+        .bind(key(&lookup.smtp))
+        .bind(key(&lookup.sip))
+        .bind(key(&lookup.upn))
+        .bind(key(&lookup.sid))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(user_record).collect()
+    }
+
+    async fn insert_user(&self, user: &UserRecord, folders: &[FolderRecord]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        insert_user_row(&mut tx, user).await?;
+        for folder in folders {
+            insert_folder(&mut tx, folder).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_user(&self, id: &str) -> Result<bool, StoreError> {
+        // Its folders, items and role assignments go with it (ON DELETE CASCADE).
+        let done = sqlx::query("DELETE FROM mailbox_users WHERE id = $1").bind(id).execute(self.pool()).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn folders(&self, user_id: &str) -> Result<Vec<FolderRecord>, StoreError> {
+        let rows = sqlx::query(dynamic!(
+            "SELECT {FOLDER_COLUMNS} FROM mailbox_folders WHERE user_id = $1 ORDER BY position, id"
+        ))
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(folder_record).collect()
+    }
+
+    async fn folder(&self, id: &str) -> Result<Option<FolderRecord>, StoreError> {
+        let row = sqlx::query(dynamic!("SELECT {FOLDER_COLUMNS} FROM mailbox_folders WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(folder_record).transpose()
+    }
+
+    async fn folder_counts(&self, folder_id: &str) -> Result<FolderCounts, StoreError> {
+        let (total, unread) = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT COUNT(*), COUNT(*) FILTER (WHERE NOT is_read) FROM mailbox_items WHERE folder_id = $1",
+        )
+        .bind(folder_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(FolderCounts { total: total.max(0).unsigned_abs(), unread: unread.max(0).unsigned_abs() })
+    }
+
+    async fn items_page(
+        &self,
+        folder_id: &str,
+        order: ItemOrder,
+        offset: u64,
+        limit: u64,
+    ) -> Result<ItemPage, StoreError> {
+        let direction = match order {
+            ItemOrder::ReceivedDescending => "DESC",
+            ItemOrder::ReceivedAscending => "ASC",
+        };
+        let mut tx = self.pool().begin_with(BEGIN_SNAPSHOT).await?;
+        let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_items WHERE folder_id = $1")
+            .bind(folder_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let rows = sqlx::query(dynamic!(
+            "SELECT {ITEM_SELECT} FROM mailbox_items i WHERE i.folder_id = $1 \
+             ORDER BY COALESCE(i.received_at, i.created_at) {direction}, i.created_at {direction}, i.id {direction} \
+             LIMIT $2 OFFSET $3"
+        ))
+        .bind(folder_id)
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let items = rows.iter().map(item_record).collect::<Result<Vec<_>, _>>()?;
+        Ok(ItemPage { items, total: total.max(0).unsigned_abs() })
+    }
+
+    async fn user_items(&self, user_id: &str) -> Result<Vec<ItemRecord>, StoreError> {
+        let rows = sqlx::query(dynamic!(
+            "SELECT {ITEM_SELECT} FROM mailbox_items i JOIN mailbox_folders f ON f.id = i.folder_id \
+             WHERE i.user_id = $1 \
+             ORDER BY f.position, COALESCE(i.received_at, i.created_at) DESC, i.created_at DESC, i.id DESC"
+        ))
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(item_record).collect()
+    }
+
+    async fn item(&self, id: &str) -> Result<Option<ItemRecord>, StoreError> {
+        let row = sqlx::query(dynamic!("SELECT {ITEM_SELECT} FROM mailbox_items i WHERE i.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(item_record).transpose()
+    }
+
+    async fn insert_items(&self, items: &[ItemRecord]) -> Result<(), StoreError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        for item in items {
+            insert_item(&mut tx, item).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_items(&self, updates: &[(ItemRecord, String)]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut done = Vec::with_capacity(updates.len());
+        for (item, expected) in updates {
+            let result = sqlx::query(
+                "UPDATE mailbox_items SET change_key = $1, folder_id = $2, item_class = $3, subject = $4, body = $5, \
+                     body_type = $6, sender = $7::jsonb, to_recipients = $8::jsonb, cc_recipients = $9::jsonb, \
+                     bcc_recipients = $10::jsonb, is_read = $11, given_name = $12, surname = $13, \
+                     display_name = $14, company_name = $15, job_title = $16, email_addresses = $17::jsonb, \
+                     im_addresses = $18::jsonb, phone_numbers = $19::jsonb, modified_at = $20, sent_at = $21, \
+                     received_at = $22 \
+                 WHERE id = $23 AND user_id = $24 AND change_key = $25",
+            )
+            .bind(&item.change_key)
+            .bind(&item.folder_id)
+            .bind(&item.item_class)
+            .bind(item.subject.as_deref())
+            .bind(item.body.as_deref())
+            .bind(&item.body_type)
+            .bind(item.sender.as_ref().map(to_json))
+            .bind(to_json(&item.to))
+            .bind(to_json(&item.cc))
+            .bind(to_json(&item.bcc))
+            .bind(item.is_read)
+            .bind(item.given_name.as_deref())
+            .bind(item.surname.as_deref())
+            .bind(item.display_name.as_deref())
+            .bind(item.company_name.as_deref())
+            .bind(item.job_title.as_deref())
+            .bind(to_json(&item.email_addresses))
+            .bind(to_json(&item.im_addresses))
+            .bind(to_json(&item.phone_numbers))
+            .bind(item.modified_at)
+            .bind(item.sent_at)
+            .bind(item.received_at)
+            .bind(&item.id)
+            .bind(&item.user_id)
+            .bind(expected)
+            .execute(&mut *tx)
+            .await?;
+            done.push(result.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn move_items(&self, moves: &[ItemMove]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut done = Vec::with_capacity(moves.len());
+        for m in moves {
+            let result =
+                sqlx::query("UPDATE mailbox_items SET folder_id = $1, change_key = $2, modified_at = $3 WHERE id = $4")
+                    .bind(&m.folder_id)
+                    .bind(&m.change_key)
+                    .bind(m.modified_at)
+                    .bind(&m.id)
+                    .execute(&mut *tx)
+                    .await?;
+            done.push(result.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn delete_items(&self, ids: &[String]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut done = Vec::with_capacity(ids.len());
+        for id in ids {
+            let result = sqlx::query("DELETE FROM mailbox_items WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            done.push(result.rows_affected() > 0);
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>, StoreError> {
+        let rows = sqlx::query("SELECT role, user_id, created_at FROM role_assignments ORDER BY role, user_id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(role_assignment_record).collect()
+    }
+
+    async fn roles_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT role FROM role_assignments WHERE user_id = $1 ORDER BY role")
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    async fn insert_role_assignment(&self, record: &RoleAssignmentRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        insert_role_assignment_row(&mut tx, record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn remove_role_assignment(&self, role: &str, user_id: &str) -> Result<bool, StoreError> {
+        let result = sqlx::query("DELETE FROM role_assignments WHERE role = $1 AND user_id = $2")
+            .bind(role)
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn mailbox_dump(&self) -> Result<MailboxDump, StoreError> {
+        let mut tx = self.pool().begin_with(BEGIN_SNAPSHOT).await?;
+        let users = sqlx::query(dynamic!("SELECT {USER_COLUMNS} FROM mailbox_users ORDER BY smtp_key, id"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let folders =
+            sqlx::query(dynamic!("SELECT {FOLDER_COLUMNS} FROM mailbox_folders ORDER BY user_id, position, id"))
+                .fetch_all(&mut *tx)
+                .await?;
+        let items =
+            sqlx::query(dynamic!("SELECT {ITEM_SELECT} FROM mailbox_items i ORDER BY i.user_id, i.created_at, i.id"))
+                .fetch_all(&mut *tx)
+                .await?;
+        let roles = sqlx::query("SELECT role, user_id, created_at FROM role_assignments ORDER BY role, user_id")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(MailboxDump {
+            users: users.iter().map(user_record).collect::<Result<_, _>>()?,
+            folders: folders.iter().map(folder_record).collect::<Result<_, _>>()?,
+            items: items.iter().map(item_record).collect::<Result<_, _>>()?,
+            role_assignments: roles.iter().map(role_assignment_record).collect::<Result<_, _>>()?,
+        })
+    }
+
+    async fn import_mailbox(&self, dump: &MailboxDump, replace: bool) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        // Writers on other nodes (a new user, an item's foreign-key check) wait until this commits;
+        // readers go on seeing the data as it was.
+        sqlx::query("LOCK TABLE mailbox_users IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_users").fetch_one(&mut *tx).await?;
+        if users > 0 {
+            if !replace {
+                return Err(StoreError::NotEmpty {
+                    url: super::Store::url(self),
+                    what: super::mailbox::mailbox_contents(users),
+                });
+            }
+            sqlx::query("DELETE FROM role_assignments").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM mailbox_items").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM mailbox_folders").execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM mailbox_users").execute(&mut *tx).await?;
+        }
+        for user in &dump.users {
+            insert_user_row(&mut tx, user).await?;
+        }
+        for folder in super::mailbox::parents_first(&dump.folders) {
+            insert_folder(&mut tx, folder).await?;
+        }
+        for item in &dump.items {
+            insert_item(&mut tx, item).await?;
+        }
+        for record in &dump.role_assignments {
+            insert_role_assignment_row(&mut tx, record).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn insert_user_row(tx: &mut Tx, user: &UserRecord) -> Result<(), StoreError> {
+    sqlx::query(dynamic!("INSERT INTO mailbox_users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+        .bind(&user.id)
+        .bind(&user.smtp)
+        .bind(&user.sip)
+        .bind(&user.upn)
+        .bind(user.sid.as_deref())
+        .bind(&user.display_name)
+        .bind(user.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or(e, "mailbox user (SMTP, SIP, UPN or SID)", &user.smtp))?;
+    Ok(())
+}
+
+async fn insert_folder(tx: &mut Tx, folder: &FolderRecord) -> Result<(), StoreError> {
+    sqlx::query(dynamic!("INSERT INTO mailbox_folders ({FOLDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+        .bind(&folder.id)
+        .bind(&folder.user_id)
+        .bind(folder.parent_id.as_deref())
+        .bind(folder.distinguished.as_deref())
+        .bind(&folder.display_name)
+        .bind(&folder.folder_class)
+        .bind(&folder.change_key)
+        .bind(folder.position)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or(e, "mailbox folder", &folder.display_name))?;
+    Ok(())
+}
+
+async fn insert_item(tx: &mut Tx, item: &ItemRecord) -> Result<(), StoreError> {
+    sqlx::query(dynamic!(
+        "INSERT INTO mailbox_items ({ITEM_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13::jsonb, $14, $15, $16, \
+                 $17, $18, $19, $20::jsonb, $21::jsonb, $22::jsonb, $23, $24, $25, $26)"
+    ))
+    .bind(&item.id)
+    .bind(&item.change_key)
+    .bind(&item.user_id)
+    .bind(&item.folder_id)
+    .bind(kind_text(item.kind))
+    .bind(&item.item_class)
+    .bind(item.subject.as_deref())
+    .bind(item.body.as_deref())
+    .bind(&item.body_type)
+    .bind(item.sender.as_ref().map(to_json))
+    .bind(to_json(&item.to))
+    .bind(to_json(&item.cc))
+    .bind(to_json(&item.bcc))
+    .bind(item.is_read)
+    .bind(item.given_name.as_deref())
+    .bind(item.surname.as_deref())
+    .bind(item.display_name.as_deref())
+    .bind(item.company_name.as_deref())
+    .bind(item.job_title.as_deref())
+    .bind(to_json(&item.email_addresses))
+    .bind(to_json(&item.im_addresses))
+    .bind(to_json(&item.phone_numbers))
+    .bind(item.created_at)
+    .bind(item.modified_at)
+    .bind(item.sent_at)
+    .bind(item.received_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| duplicate_or(e, "mailbox item", &item.id))?;
+    Ok(())
+}
+
+async fn insert_role_assignment_row(tx: &mut Tx, record: &RoleAssignmentRecord) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO role_assignments (role, user_id, created_at) VALUES ($1, $2, $3)")
+        .bind(&record.role)
+        .bind(&record.user_id)
+        .bind(record.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or(e, "role assignment", &format!("{} for {}", record.role, record.user_id)))?;
+    Ok(())
+}
+
+fn user_record(row: &PgRow) -> Result<UserRecord, StoreError> {
+    Ok(UserRecord {
+        id: row.try_get("id")?,
+        smtp: row.try_get("smtp")?,
+        sip: row.try_get("sip")?,
+        upn: row.try_get("upn")?,
+        sid: row.try_get("sid")?,
+        display_name: row.try_get("display_name")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn folder_record(row: &PgRow) -> Result<FolderRecord, StoreError> {
+    Ok(FolderRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        parent_id: row.try_get("parent_id")?,
+        distinguished: row.try_get("distinguished")?,
+        display_name: row.try_get("display_name")?,
+        folder_class: row.try_get("folder_class")?,
+        change_key: row.try_get("change_key")?,
+        position: row.try_get("position")?,
+    })
+}
+
+fn role_assignment_record(row: &PgRow) -> Result<RoleAssignmentRecord, StoreError> {
+    Ok(RoleAssignmentRecord {
+        role: row.try_get("role")?,
+        user_id: row.try_get("user_id")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn item_record(row: &PgRow) -> Result<ItemRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let sender: Option<String> = row.try_get("sender")?;
+    Ok(ItemRecord {
+        id: row.try_get("id")?,
+        change_key: row.try_get("change_key")?,
+        user_id: row.try_get("user_id")?,
+        folder_id: row.try_get("folder_id")?,
+        kind: match kind.as_str() {
+            "message" => ItemKind::Message,
+            "contact" => ItemKind::Contact,
+            other => {
+                return Err(StoreError::CorruptValue {
+                    table: "mailbox_items",
+                    column: "kind",
+                    detail: format!("unknown item kind `{other}`"),
+                });
+            }
+        },
+        item_class: row.try_get("item_class")?,
+        subject: row.try_get("subject")?,
+        body: row.try_get("body")?,
+        body_type: row.try_get("body_type")?,
+        sender: sender.as_deref().map(|s| from_json::<Address>(s, "sender")).transpose()?,
+        to: from_json(&row.try_get::<String, _>("to_recipients")?, "to_recipients")?,
+        cc: from_json(&row.try_get::<String, _>("cc_recipients")?, "cc_recipients")?,
+        bcc: from_json(&row.try_get::<String, _>("bcc_recipients")?, "bcc_recipients")?,
+        is_read: row.try_get("is_read")?,
+        given_name: row.try_get("given_name")?,
+        surname: row.try_get("surname")?,
+        display_name: row.try_get("display_name")?,
+        company_name: row.try_get("company_name")?,
+        job_title: row.try_get("job_title")?,
+        email_addresses: from_json(&row.try_get::<String, _>("email_addresses")?, "email_addresses")?,
+        im_addresses: from_json(&row.try_get::<String, _>("im_addresses")?, "im_addresses")?,
+        phone_numbers: from_json(&row.try_get::<String, _>("phone_numbers")?, "phone_numbers")?,
+        created_at: row.try_get("created_at")?,
+        modified_at: row.try_get("modified_at")?,
+        sent_at: row.try_get("sent_at")?,
+        received_at: row.try_get("received_at")?,
+    })
+}
+
+fn kind_text(kind: ItemKind) -> &'static str {
+    match kind {
+        ItemKind::Message => "message",
+        ItemKind::Contact => "contact",
+    }
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| String::from("null"))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str, column: &'static str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::CorruptValue {
+        table: "mailbox_items",
+        column,
+        detail: format!("not the expected JSON: {e}"),
+    })
+}

@@ -1,0 +1,216 @@
+//! Mailboxes on PostgreSQL, shared by a front-end pool: a mailbox user is created through the CLI
+//! against a PostgreSQL store (a fresh schema of `S2S_TEST_DATABASE_URL`, its own key file), two
+//! `s2sd serve` nodes run on it, an item written through node 1's EWS with an act-as token is
+//! found through node 2's EWS, and the CLI lists it. Skipped (with a note) when
+//! `S2S_TEST_DATABASE_URL` is not set.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use sqlx::{Connection as _, Executor as _};
+
+use crate::support::{DEADLINE, EXCHANGE, Guard, LYNC, REALM, Site, USER, poll};
+
+const MAILBOX: &str = "kenmyer@litwareinc.com";
+const SOAP_OPEN: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body>"#;
+const SOAP_CLOSE: &str = "</s:Body></s:Envelope>";
+
+/// The shared store: its URL (with the test's schema) and key file.
+struct Pg {
+    store: String,
+    key_file: String,
+}
+
+/// A node on the shared store, killed when dropped.
+struct PgNode {
+    /// `http://127.0.0.1:<port>`.
+    base: String,
+    _process: Guard,
+}
+
+impl Pg {
+    /// `s2sd --store <pg> --store-key-file <key> args…`, its environment cleared of store settings.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("s2sd"));
+        cmd.env_remove("S2S_STORE").env_remove("S2S_STORE_KEY_FILE").env_remove("S2S_LOG");
+        cmd.args(["--store", &self.store, "--store-key-file", &self.key_file]).args(args).stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a CLI command that must succeed; returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().unwrap();
+        assert!(out.status.success(), "`s2sd {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `s2sd serve --insecure-http` on an ephemeral port; waits for its `Serving …` line.
+    fn serve(&self, dir: &Path, name: &str) -> PgNode {
+        let stdout = dir.join(format!("{name}.out"));
+        let stderr = dir.join(format!("{name}.err"));
+        let child = self
+            .command(&["serve", "--insecure-http", "--listen", "127.0.0.1:0"])
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap();
+        let mut process = Guard(child);
+        let line = poll(&format!("the `Serving …` line of {name}"), DEADLINE, || {
+            if let Some(status) = process.0.try_wait().unwrap() {
+                panic!("{name} exited with {status}: {}", std::fs::read_to_string(&stderr).unwrap_or_default());
+            }
+            let text = std::fs::read_to_string(&stdout).unwrap_or_default();
+            text.lines().next().filter(|l| l.starts_with("Serving ")).map(str::to_owned)
+        });
+        let base = line["Serving ".len()..].split(' ').next().unwrap().to_owned();
+        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
+        PgNode { base, _process: process }
+    }
+}
+
+impl PgNode {
+    /// `127.0.0.1:<port>`: the host its callers put in a token's audience.
+    fn authority(&self) -> &str {
+        self.base.strip_prefix("http://").unwrap()
+    }
+
+    /// POSTs a SOAP body to `/EWS/Exchange.asmx` with the token; returns the status and the answer.
+    fn ews(&self, token: &str, operation: &str) -> (u16, String) {
+        let body = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(body.path(), format!("{SOAP_OPEN}{operation}{SOAP_CLOSE}")).unwrap();
+        let answer = tempfile::NamedTempFile::new().unwrap();
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "5", "-w", "%{http_code}", "-o"])
+            .arg(answer.path())
+            .args(["-H", "Content-Type: text/xml; charset=utf-8", "-H", &format!("Authorization: Bearer {token}")])
+            .arg("--data-binary")
+            .arg(format!("@{}", body.path().display()))
+            .arg(format!("{}/EWS/Exchange.asmx", self.base))
+            .output()
+            .expect("curl is installed");
+        let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        (status, std::fs::read_to_string(answer.path()).unwrap_or_default())
+    }
+}
+
+/// Runs `check` with a fresh schema of `S2S_TEST_DATABASE_URL` (dropped afterwards, whatever
+/// happens) and a store key file of its own; prints a note and returns when the URL is not set.
+fn with_postgres(check: impl FnOnce(&Site, &Pg)) {
+    let Some(database) = std::env::var("S2S_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
+        eprintln!("note: S2S_TEST_DATABASE_URL is not set; the PostgreSQL mailbox test is skipped");
+        return;
+    };
+    let site = Site::new();
+    let mut suffix = [0u8; 6];
+    aws_lc_rs::rand::fill(&mut suffix).unwrap();
+    let schema = format!("s2s_it_mbx_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let admin = |sql: String| {
+        runtime.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&database).await.unwrap();
+            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
+            conn.close().await.unwrap();
+        });
+    };
+    admin(format!("CREATE SCHEMA {schema}"));
+    let mut url = url::Url::parse(&database).unwrap();
+    url.query_pairs_mut().append_pair("options", &format!("-c search_path={schema}"));
+    let key_file = site.path("pg-store.key").to_str().unwrap().to_owned();
+    let pg = Pg { store: url.to_string(), key_file: key_file.clone() };
+    assert!(pg.command(&["store", "generate-key", "--out", &key_file]).status().unwrap().success());
+
+    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&site, &pg)));
+    admin(format!("DROP SCHEMA {schema} CASCADE"));
+    if let Err(panic) = checked {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+fn an_item_written_through_one_node_is_read_through_another() {
+    with_postgres(|lync, pg| {
+        // The pool: its configuration, its issuer certificate and kenmyer's mailbox, made through the CLI.
+        pg.ok(&["oauth-config", "set", "--realm", REALM, "--service-name", "exchange"]);
+        pg.ok(&["certificate", "new"]);
+        let created = pg.ok(&["mailbox", "user", "new", "--smtp", MAILBOX, "--sip", USER]);
+        assert!(created.contains(&format!("Mailbox user {MAILBOX} created")), "{created}");
+
+        // The caller: Lync, with a store and certificate of its own, trusted (Full) by the pool.
+        lync.configure("lync");
+        let exchange_cert = lync.path("exchange.pem");
+        pg.ok(&["certificate", "export", "--out", exchange_cert.to_str().unwrap()]);
+        let lync_cert = lync.path("lync.pem");
+        lync.ok(&["certificate", "export", "--out", lync_cert.to_str().unwrap()]);
+        lync.ok(&[
+            "partner-application",
+            "new",
+            "--identity",
+            "Exchange",
+            "--application-identifier",
+            EXCHANGE,
+            "--realm",
+            REALM,
+            "--certificate",
+            exchange_cert.to_str().unwrap(),
+        ]);
+        pg.ok(&[
+            "partner-application",
+            "new",
+            "--identity",
+            "Lync",
+            "--application-identifier",
+            LYNC,
+            "--realm",
+            REALM,
+            "--certificate",
+            lync_cert.to_str().unwrap(),
+            "--trust-level",
+            "full",
+        ]);
+
+        let node1 = pg.serve(lync.dir.path(), "node1");
+        let node2 = pg.serve(lync.dir.path(), "node2");
+        // One act-as token per node: the audience names the host the node is called at.
+        let token_for = |node: &PgNode| {
+            let args = ["token", "issue", "--partner", "Exchange", "--host", node.authority(), "--user", USER];
+            lync.ok(&args).trim().to_owned()
+        };
+
+        // Written through node 1 …
+        let subject = format!("kept on node 1 {}", std::process::id());
+        let (status, answer) = node1.ews(
+            &token_for(&node1),
+            &format!(
+                "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>\
+                 <t:DistinguishedFolderId Id=\"conversationhistory\"><t:Mailbox><t:EmailAddress>{MAILBOX}\
+                 </t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:SavedItemFolderId><m:Items><t:Message>\
+                 <t:Subject>{subject}</t:Subject><t:Body BodyType=\"Text\">IM conversation</t:Body>\
+                 <t:IsRead>false</t:IsRead></t:Message></m:Items></m:CreateItem>"
+            ),
+        );
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer.contains("ResponseClass=\"Success\""), "{answer}");
+        let item_id = answer.split("<t:ItemId Id=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+
+        // … read through node 2.
+        let (status, answer) = node2.ews(
+            &token_for(&node2),
+            &format!(
+                "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape>\
+                 <m:IndexedPageItemView MaxEntriesReturned=\"10\" Offset=\"0\" BasePoint=\"Beginning\"/>\
+                 <m:ParentFolderIds><t:DistinguishedFolderId Id=\"conversationhistory\"><t:Mailbox>\
+                 <t:EmailAddress>{MAILBOX}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId></m:ParentFolderIds>\
+                 </m:FindItem>"
+            ),
+        );
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer.contains("ResponseClass=\"Success\""), "{answer}");
+        assert!(answer.contains("TotalItemsInView=\"1\""), "{answer}");
+        assert!(answer.contains(&format!("<t:ItemId Id=\"{item_id}\"")), "{answer}");
+        assert!(answer.contains(&subject), "{answer}");
+
+        // And the CLI sees it in the PostgreSQL store.
+        let items = pg.ok(&["mailbox", "item", "list", "--user", MAILBOX]);
+        assert!(items.contains(&subject), "{items}");
+    });
+}
