@@ -258,11 +258,9 @@ impl AuthorityStore for PgStore {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
-        let pepper = stored_pepper(&mut *tx).await?.ok_or_else(|| StoreError::CorruptValue {
-            table: "authority_pepper",
-            column: "pepper",
-            detail: String::from("the pepper row is missing right after it was written"),
-        })?;
+        let pepper = sqlx::query_scalar::<_, Vec<u8>>("SELECT pepper FROM authority_pepper WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
         if inserted == 0 {
             tx.rollback().await?;
         } else {
