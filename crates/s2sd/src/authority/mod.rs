@@ -188,9 +188,10 @@ struct Failures {
 }
 
 impl Authority {
-    /// Opens the authority store at the configuration store's `url` and loads it. When that
-    /// fails (a backend without authority tables), the authority stays empty: every tenant is
-    /// unknown, and the reason is logged.
+    /// Opens the authority store at the configuration store's `url` (SQLite or PostgreSQL, where
+    /// every node serves the same tenants) and loads it. When opening fails (the database is
+    /// unreachable, the key file is wrong), the authority stays empty: every tenant is unknown,
+    /// and the reason is logged. A failed first load is logged too and retried with every reload.
     pub async fn open(url: &str, clock: SharedClock) -> Self {
         match store::open_authority(url).await {
             Ok(store) => {

@@ -174,14 +174,7 @@ async fn open(given: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
 
 async fn open_authority(given: Option<&str>) -> anyhow::Result<Arc<dyn store::authority::AuthorityStore>> {
     let url = store_url(given)?;
-    match store::open_authority(&url).await {
-        Err(store::StoreError::UnsupportedUrl(_)) if url.to_ascii_lowercase().starts_with("postgres") => {
-            anyhow::bail!(
-                "the authorization server (tenants, service principals) keeps its configuration in an SQLite store for now; PostgreSQL stores have no authority tables yet"
-            )
-        }
-        other => Ok(other?),
-    }
+    Ok(store::open_authority(&url).await?)
 }
 
 async fn open_mailbox(given: Option<&str>) -> anyhow::Result<Arc<dyn store::mailbox::MailboxStore>> {

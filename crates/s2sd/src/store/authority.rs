@@ -143,6 +143,16 @@ pub trait AuthorityStore: Send + Sync + 'static {
     /// The pepper of the secret hashes: the stored one, or `candidate` stored now when there is
     /// none yet (the first caller wins; every caller gets the stored value).
     async fn pepper_or_insert(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+
+    /// Loads `snapshot` (its `version` aside) in one transaction that bumps the version.
+    /// [`StoreError::NotEmpty`] when a tenant exists, unless `replace`, which first removes every
+    /// tenant with its principals, SPNs and credentials, and the pepper when the snapshot carries
+    /// one. The snapshot's pepper, if any, becomes the store's. Refused before anything is written
+    /// ([`StoreError::CorruptValue`]): a symmetric credential without its secret hash (dumps made
+    /// without secrets leave those out), or symmetric credentials without the pepper their hashes
+    /// are keyed with. A principal whose tenant, or a credential whose principal, the snapshot
+    /// lacks is [`StoreError::NotFound`]; a clash within it [`StoreError::Duplicate`].
+    async fn import_authority(&self, snapshot: &AuthoritySnapshot, replace: bool) -> Result<(), StoreError>;
 }
 
 impl CredentialKind {
@@ -186,4 +196,62 @@ impl fmt::Debug for CredentialRecord {
             .field("created_at", &self.created_at)
             .finish()
     }
+}
+
+/// Refuses a snapshot [`AuthorityStore::import_authority`] cannot load faithfully, before anything
+/// is written: a symmetric credential without its secret hash, secret hashes without their pepper,
+/// a principal of a tenant or a credential of a principal the snapshot does not hold (the store
+/// holds no tenant when the import starts, so references can only be to the snapshot itself).
+pub(super) fn check_import(snapshot: &AuthoritySnapshot) -> Result<(), StoreError> {
+    for principal in &snapshot.service_principals {
+        if !snapshot.tenants.iter().any(|t| t.realm.eq_ignore_ascii_case(&principal.tenant)) {
+            return Err(StoreError::NotFound { what: "tenant", name: principal.tenant.clone() });
+        }
+    }
+    for credential in &snapshot.credentials {
+        let owner = snapshot.service_principals.iter().any(|p| {
+            p.tenant.eq_ignore_ascii_case(&credential.tenant) && p.app_id.eq_ignore_ascii_case(&credential.app_id)
+        });
+        if !owner {
+            return Err(StoreError::NotFound {
+                what: "service principal",
+                name: format!("{}@{}", credential.app_id, credential.tenant),
+            });
+        }
+        if credential.kind != CredentialKind::Symmetric {
+            continue;
+        }
+        if credential.secret_hash.is_none() {
+            return Err(StoreError::CorruptValue {
+                table: "authority_credentials",
+                column: "secret_hash",
+                detail: format!(
+                    "the client secret {} of {}@{} comes without its hash (a dump made without secrets): make the \
+                     dump with its secrets, or leave the credential out and add a new secret after the import",
+                    credential.id, credential.app_id, credential.tenant
+                ),
+            });
+        }
+        if snapshot.pepper.is_none() {
+            return Err(StoreError::CorruptValue {
+                table: "authority_pepper",
+                column: "pepper",
+                detail: format!(
+                    "the client secret {} of {}@{} comes without the pepper its hash is keyed with",
+                    credential.id, credential.app_id, credential.tenant
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What a non-empty authority store holds, for [`StoreError::NotEmpty`].
+pub(super) fn contents(tenants: i64, principals: i64) -> String {
+    let plural = |n: i64, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let mut text = plural(tenants, "tenant", "tenants");
+    if principals > 0 {
+        text.push_str(&format!(" with {}", plural(principals, "service principal", "service principals")));
+    }
+    text
 }

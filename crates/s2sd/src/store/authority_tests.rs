@@ -2,15 +2,20 @@
 
 //! The authority store contract suite: every `async fn` below taking an `Arc<dyn AuthorityStore>`
 //! states behaviour every backend must show. `contract_tests!` runs each against a fresh SQLite
-//! file and a fresh `sqlite::memory:` store; a PostgreSQL backend adds one module to that macro.
-//! Tests that need the configuration version also open the configuration store on the same file.
+//! file, a fresh `sqlite::memory:` store and, when `S2S_TEST_DATABASE_URL` names a PostgreSQL
+//! database, a fresh schema in it; `pair_tests!` does the same with two fresh stores (imports from
+//! one into the other). Tests that need the configuration version or a second handle open them on
+//! the same database (`place_tests!`: an SQLite file, and PostgreSQL when the URL is set).
 
 use std::sync::Arc;
 
 use tempfile::TempDir;
 
-use super::authority::{AuthorityStore, CredentialKind, CredentialRecord, ServicePrincipalRecord, TenantRecord};
-use super::{StoreError, open, open_authority};
+use super::authority::{
+    AuthoritySnapshot, AuthorityStore, CredentialKind, CredentialRecord, ServicePrincipalRecord, TenantRecord,
+};
+use super::tests::PgSchema;
+use super::{OpenOptions, Store, StoreError, open_authority, open_authority_with, open_with};
 
 const REALM: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 const OTHER_REALM: &str = "0b1f3a57-6a1c-4f4e-9a63-5d2f3f0e8c11";
@@ -25,6 +30,37 @@ async fn sqlite_file_store() -> (Arc<dyn AuthorityStore>, TempDir) {
 
 async fn sqlite_memory_store() -> Arc<dyn AuthorityStore> {
     open_authority("sqlite::memory:").await.unwrap()
+}
+
+/// One database that both the configuration store and the authority store (any number of
+/// handles of each) are opened at; removed when dropped.
+struct Place {
+    url: String,
+    options: OpenOptions,
+    _dir: Option<TempDir>,
+    _schema: Option<PgSchema>,
+}
+
+impl Place {
+    fn sqlite() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("store.db").display());
+        Self { url, options: OpenOptions::default(), _dir: Some(dir), _schema: None }
+    }
+
+    /// A fresh schema of `S2S_TEST_DATABASE_URL`; `None` when it is not set.
+    async fn postgres() -> Option<Self> {
+        let schema = PgSchema::new().await?;
+        Some(Self { url: schema.url().to_owned(), options: schema.options(), _dir: None, _schema: Some(schema) })
+    }
+
+    async fn config(&self) -> Arc<dyn Store> {
+        open_with(&self.url, &self.options).await.unwrap()
+    }
+
+    async fn authority(&self) -> Arc<dyn AuthorityStore> {
+        open_authority_with(&self.url, &self.options).await.unwrap()
+    }
 }
 
 fn tenant(realm: &str) -> TenantRecord {
@@ -173,6 +209,183 @@ async fn the_snapshot_holds_everything(store: Arc<dyn AuthorityStore>) {
     assert_eq!(snap.credentials[0].secret_hash, Some(vec![7; 32]));
 }
 
+async fn a_failed_write_leaves_nothing_behind(store: Arc<dyn AuthorityStore>) {
+    store.insert_tenant(&tenant(REALM)).await.unwrap();
+    store.insert_service_principal(&principal(REALM, CLIENT, &["a/b"])).await.unwrap();
+    let before = store.authority_snapshot().await.unwrap();
+    let mut dup = principal(REALM, CLIENT, &["c/d"]);
+    dup.display_name = "other".into();
+    assert!(store.insert_service_principal(&dup).await.is_err());
+    assert_eq!(store.authority_snapshot().await.unwrap(), before);
+}
+
+/// Realms, app ids, SPNs and credential ids compare (and sort) case-insensitively, in ASCII only:
+/// SQLite's NOCASE.
+async fn names_compare_case_insensitively_in_ascii_only(store: Arc<dyn AuthorityStore>) {
+    store.insert_tenant(&tenant("Bbbb")).await.unwrap();
+    store.insert_tenant(&tenant("aaaa")).await.unwrap();
+    store.insert_tenant(&tenant("_ccc")).await.unwrap();
+    store.insert_tenant(&tenant("\u{e9}")).await.unwrap();
+    store.insert_tenant(&tenant("\u{c9}")).await.unwrap();
+    let realms: Vec<String> = store.tenants().await.unwrap().into_iter().map(|t| t.realm).collect();
+    assert_eq!(realms, ["_ccc", "aaaa", "Bbbb", "\u{c9}", "\u{e9}"], "ASCII case folded before comparing, bytes after");
+    assert_eq!(store.tenant("bBBB").await.unwrap().unwrap().realm, "Bbbb");
+    assert!(store.tenant("\u{c9}").await.unwrap().is_some() && store.tenant("\u{e9}").await.unwrap().is_some());
+
+    store
+        .insert_service_principal(&principal("bbbb", "Zeta", &["zeta/B.example", "ZETA/b.example", "zeta/a"]))
+        .await
+        .unwrap();
+    store.insert_service_principal(&principal("BBBB", "alpha", &[])).await.unwrap();
+    assert!(matches!(
+        store.insert_service_principal(&principal("bbbB", "ZETA", &[])).await,
+        Err(StoreError::Duplicate { what: "service principal", .. })
+    ));
+    let listed = store.service_principals("BbBb").await.unwrap();
+    assert_eq!(listed.iter().map(|p| p.app_id.as_str()).collect::<Vec<_>>(), ["alpha", "Zeta"]);
+    assert_eq!(listed[0].tenant, "BBBB", "the principal keeps the spelling it was stored with");
+    assert_eq!(listed[1].spns, ["zeta/a", "zeta/B.example"], "an SPN differing only in case is stored once");
+
+    let credential = secret("ABCD", "bbbb", "zeta", 1);
+    store.insert_credential(&credential).await.unwrap();
+    let mut clash = secret("abcd", "bbbb", "alpha", 2);
+    assert!(matches!(store.insert_credential(&clash).await, Err(StoreError::Duplicate { what: "credential", .. })));
+    clash.id = "abce".into();
+    store.insert_credential(&clash).await.unwrap();
+    assert_eq!(store.credentials("BBBB", "ZETA").await.unwrap(), vec![credential]);
+    assert!(store.remove_credential("Bbbb", "Zeta", "abcd").await.unwrap());
+    assert!(store.remove_service_principal("bbbb", "ALPHA").await.unwrap());
+    assert!(store.authority_snapshot().await.unwrap().credentials.is_empty());
+}
+
+/// Everything a snapshot can hold: two tenants, principals with SPNs, a secret, a certificate, the pepper.
+async fn populate(store: &dyn AuthorityStore) {
+    store.insert_tenant(&tenant(REALM)).await.unwrap();
+    store.insert_tenant(&tenant(OTHER_REALM)).await.unwrap();
+    store
+        .insert_service_principal(&principal(
+            REALM,
+            SHAREPOINT,
+            &[&format!("{SHAREPOINT}/sp.contoso.com"), &format!("{SHAREPOINT}/*.contoso.com")],
+        ))
+        .await
+        .unwrap();
+    let mut client = principal(REALM, CLIENT, &[]);
+    client.enabled = false;
+    store.insert_service_principal(&client).await.unwrap();
+    store
+        .insert_service_principal(&principal(OTHER_REALM, CLIENT, &[&format!("{CLIENT}/x.fabrikam.com")]))
+        .await
+        .unwrap();
+    store.pepper_or_insert(&[9; 32]).await.unwrap();
+    store.insert_credential(&secret("00000000-0000-4000-8000-000000000001", REALM, CLIENT, 5)).await.unwrap();
+    store
+        .insert_credential(&CredentialRecord {
+            kind: CredentialKind::Asymmetric,
+            secret_hash: None,
+            certificate_der: Some(vec![0x30, 0x82, 1, 2]),
+            thumbprint: Some("AB".repeat(20)),
+            ..secret("00000000-0000-4000-8000-000000000002", REALM, CLIENT, 4)
+        })
+        .await
+        .unwrap();
+    store.insert_credential(&secret("00000000-0000-4000-8000-000000000003", OTHER_REALM, CLIENT, 1)).await.unwrap();
+}
+
+/// `snapshot` with its version cleared, for comparing contents.
+fn contents_of(mut snapshot: AuthoritySnapshot) -> AuthoritySnapshot {
+    snapshot.version = 0;
+    snapshot
+}
+
+async fn import_round_trips_a_snapshot(source: Arc<dyn AuthorityStore>, target: Arc<dyn AuthorityStore>) {
+    populate(source.as_ref()).await;
+    let exported = source.authority_snapshot().await.unwrap();
+    assert_eq!(exported.credentials.len(), 3);
+    target.import_authority(&exported, false).await.unwrap();
+    let imported = target.authority_snapshot().await.unwrap();
+    assert_eq!(contents_of(imported.clone()), contents_of(exported.clone()));
+    assert!(imported.version > 0, "the import bumped the version");
+
+    // The imported store works like the source: lookups, further writes, the pepper stays.
+    let client = target.service_principal(&REALM.to_uppercase(), CLIENT).await.unwrap().unwrap();
+    assert!(!client.enabled);
+    assert_eq!(target.credentials(REALM, CLIENT).await.unwrap(), source.credentials(REALM, CLIENT).await.unwrap());
+    assert_eq!(target.pepper_or_insert(&[1; 32]).await.unwrap(), vec![9; 32]);
+
+    // Into a store that holds a tenant: refused, nothing changed; --replace swaps it wholly.
+    let before = target.authority_snapshot().await.unwrap();
+    let refused = target.import_authority(&exported, false).await.unwrap_err();
+    let StoreError::NotEmpty { url, what } = &refused else { panic!("{refused:?}") };
+    assert_eq!(url, &target.authority_url());
+    assert_eq!(what, "2 tenants with 3 service principals");
+    assert!(refused.to_string().contains("--replace"), "{refused}");
+    assert_eq!(target.authority_snapshot().await.unwrap(), before);
+
+    let small = AuthoritySnapshot {
+        version: 12_345,
+        tenants: vec![tenant(OTHER_REALM)],
+        service_principals: vec![principal(OTHER_REALM, SHAREPOINT, &[&format!("{SHAREPOINT}/new.fabrikam.com")])],
+        credentials: vec![secret("00000000-0000-4000-8000-000000000009", OTHER_REALM, SHAREPOINT, 7)],
+        pepper: Some(vec![5; 32]),
+    };
+    target.import_authority(&small, true).await.unwrap();
+    let replaced = target.authority_snapshot().await.unwrap();
+    assert_eq!(contents_of(replaced.clone()), contents_of(small.clone()), "nothing of the old contents is left");
+    assert!(replaced.version > before.version);
+    assert!(target.credentials(REALM, CLIENT).await.unwrap().is_empty());
+
+    // Without a pepper in the snapshot, --replace keeps the store's.
+    let no_secrets = AuthoritySnapshot { credentials: Vec::new(), pepper: None, ..exported.clone() };
+    target.import_authority(&no_secrets, true).await.unwrap();
+    let kept = target.authority_snapshot().await.unwrap();
+    assert_eq!(kept.pepper, Some(vec![5; 32]));
+    assert_eq!(kept.tenants, exported.tenants);
+    assert!(kept.credentials.is_empty());
+}
+
+/// Snapshots an import cannot load faithfully are refused before anything is written.
+async fn import_refuses_incomplete_snapshots(store: Arc<dyn AuthorityStore>) {
+    let pepper = store.pepper_or_insert(&[3; 32]).await.unwrap();
+    let before = store.authority_snapshot().await.unwrap();
+    let complete = AuthoritySnapshot {
+        version: 0,
+        tenants: vec![tenant(REALM)],
+        service_principals: vec![principal(REALM, CLIENT, &[])],
+        credentials: vec![secret("00000000-0000-4000-8000-000000000001", REALM, CLIENT, 1)],
+        pepper: Some(vec![4; 32]),
+    };
+    let mut hashless = complete.clone();
+    hashless.credentials[0].secret_hash = None;
+    let err = store.import_authority(&hashless, false).await.unwrap_err();
+    assert!(matches!(err, StoreError::CorruptValue { column: "secret_hash", .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("00000000-0000-4000-8000-000000000001") && text.contains("without secrets"), "{text}");
+
+    let pepperless = AuthoritySnapshot { pepper: None, ..complete.clone() };
+    let err = store.import_authority(&pepperless, true).await.unwrap_err();
+    assert!(matches!(err, StoreError::CorruptValue { column: "pepper", .. }), "{err:?}");
+
+    let orphan = AuthoritySnapshot { tenants: vec![tenant(OTHER_REALM)], ..complete.clone() };
+    let err = store.import_authority(&orphan, false).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { what: "tenant", .. }), "{err:?}");
+    let orphan = AuthoritySnapshot { service_principals: vec![principal(REALM, SHAREPOINT, &[])], ..complete.clone() };
+    let err = store.import_authority(&orphan, false).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { what: "service principal", .. }), "{err:?}");
+
+    // A clash inside the snapshot fails the whole import.
+    let clash = AuthoritySnapshot { tenants: vec![tenant(REALM), tenant(&REALM.to_uppercase())], ..complete.clone() };
+    let err = store.import_authority(&clash, false).await.unwrap_err();
+    assert!(matches!(err, StoreError::Duplicate { what: "tenant", .. }), "{err:?}");
+
+    assert_eq!(store.authority_snapshot().await.unwrap(), before, "nothing written, the version included");
+    assert_eq!(store.pepper_or_insert(&[0; 32]).await.unwrap(), pepper);
+    // A snapshot without secrets imports, and the store's pepper stays.
+    let certificates_only = AuthoritySnapshot { credentials: Vec::new(), pepper: None, ..complete };
+    store.import_authority(&certificates_only, false).await.unwrap();
+    assert_eq!(store.authority_snapshot().await.unwrap().pepper, Some(pepper));
+}
+
 macro_rules! contract_tests {
     ($($name:ident),* $(,)?) => {
         mod sqlite_file {
@@ -192,6 +405,16 @@ macro_rules! contract_tests {
                 }
             )*
         }
+        /// Skipped (passing) unless `S2S_TEST_DATABASE_URL` is set.
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(place) = super::Place::postgres().await else { return };
+                    super::$name(place.authority().await).await;
+                }
+            )*
+        }
     };
 }
 
@@ -201,16 +424,52 @@ contract_tests!(
     credentials_round_trip_and_go_with_their_principal,
     the_pepper_is_created_once,
     the_snapshot_holds_everything,
+    a_failed_write_leaves_nothing_behind,
+    names_compare_case_insensitively_in_ascii_only,
+    import_refuses_incomplete_snapshots,
 );
+
+macro_rules! pair_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_file_pair {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (source, _source_dir) = super::sqlite_file_store().await;
+                    let (target, _target_dir) = super::sqlite_file_store().await;
+                    super::$name(source, target).await;
+                }
+            )*
+        }
+        mod sqlite_memory_pair {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(super::sqlite_memory_store().await, super::sqlite_memory_store().await).await;
+                }
+            )*
+        }
+        /// Skipped (passing) unless `S2S_TEST_DATABASE_URL` is set.
+        mod postgres_pair {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(source) = super::Place::postgres().await else { return };
+                    let Some(target) = super::Place::postgres().await else { return };
+                    super::$name(source.authority().await, target.authority().await).await;
+                }
+            )*
+        }
+    };
+}
+
+pair_tests!(import_round_trips_a_snapshot);
 
 /// Every authority write bumps the configuration version that running nodes poll, and a write
 /// that changes nothing does not.
-#[tokio::test]
-async fn writes_bump_the_configuration_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite:{}", dir.path().join("store.db").display());
-    let config = open(&url).await.unwrap();
-    let store = open_authority(&url).await.unwrap();
+async fn writes_bump_the_configuration_version(place: Place) {
+    let config = place.config().await;
+    let store = place.authority().await;
     let mut last = config.version().await.unwrap();
     let mut bumped = |what: &str, now: i64| {
         assert!(now > last, "{what} did not bump the version ({last} -> {now})");
@@ -230,24 +489,79 @@ async fn writes_bump_the_configuration_version() {
     bumped("remove_credential", config.version().await.unwrap());
     store.remove_service_principal(REALM, CLIENT).await.unwrap();
     bumped("remove_service_principal", config.version().await.unwrap());
-    assert_eq!(store.authority_snapshot().await.unwrap().version, last);
+    let snapshot = store.authority_snapshot().await.unwrap();
+    assert_eq!(snapshot.version, config.version().await.unwrap());
+    store.import_authority(&snapshot, true).await.unwrap();
+    bumped("import_authority", config.version().await.unwrap());
 
     // No-ops leave it alone.
     store.pepper_or_insert(&[4; 32]).await.unwrap();
     assert!(!store.remove_service_principal(REALM, CLIENT).await.unwrap());
+    assert!(!store.update_service_principal(&principal(REALM, CLIENT, &[])).await.unwrap());
+    assert!(!store.remove_credential(REALM, CLIENT, "00000000-0000-4000-8000-000000000001").await.unwrap());
     assert!(store.insert_tenant(&tenant(REALM)).await.is_err());
+    assert!(store.insert_service_principal(&principal(OTHER_REALM, CLIENT, &[])).await.is_err());
+    assert!(store.import_authority(&snapshot, false).await.is_err());
     assert_eq!(config.version().await.unwrap(), last);
 }
 
-/// A failed write stores nothing of itself (one transaction).
-#[tokio::test]
-async fn a_failed_write_leaves_nothing_behind() {
-    let (store, _dir) = sqlite_file_store().await;
-    store.insert_tenant(&tenant(REALM)).await.unwrap();
-    store.insert_service_principal(&principal(REALM, CLIENT, &["a/b"])).await.unwrap();
-    let before = store.authority_snapshot().await.unwrap();
-    let mut dup = principal(REALM, CLIENT, &["c/d"]);
-    dup.display_name = "other".into();
-    assert!(store.insert_service_principal(&dup).await.is_err());
-    assert_eq!(store.authority_snapshot().await.unwrap(), before);
+/// Nodes creating the pepper at the same moment all end up with the one that was stored first.
+async fn the_first_pepper_wins_under_concurrency(place: Place) {
+    let handles = [place.authority().await, place.authority().await];
+    let racers: Vec<_> = (0..8u8)
+        .map(|i| {
+            let store = Arc::clone(&handles[usize::from(i % 2)]);
+            tokio::spawn(async move { store.pepper_or_insert(&[i; 32]).await.unwrap() })
+        })
+        .collect();
+    let mut peppers = Vec::new();
+    for racer in racers {
+        peppers.push(racer.await.unwrap());
+    }
+    let stored = handles[0].authority_snapshot().await.unwrap().pepper.unwrap();
+    assert!(peppers.iter().all(|p| *p == stored), "{peppers:?} vs {stored:?}");
+    assert_eq!(handles[1].pepper_or_insert(&[99; 32]).await.unwrap(), stored);
 }
+
+/// A write through one handle is seen by another on the same database, and the snapshot's
+/// version is the configuration store's.
+async fn handles_share_the_authority(place: Place) {
+    let config = place.config().await;
+    let (one, two) = (place.authority().await, place.authority().await);
+    populate(one.as_ref()).await;
+    let seen = two.authority_snapshot().await.unwrap();
+    assert_eq!(seen, one.authority_snapshot().await.unwrap());
+    assert_eq!(seen.version, config.version().await.unwrap());
+    assert!(two.remove_service_principal(REALM, CLIENT).await.unwrap());
+    assert!(one.service_principal(REALM, CLIENT).await.unwrap().is_none());
+    assert!(one.credentials(REALM, CLIENT).await.unwrap().is_empty());
+}
+
+macro_rules! place_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_file_shared {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Place::sqlite()).await;
+                }
+            )*
+        }
+        /// Skipped (passing) unless `S2S_TEST_DATABASE_URL` is set.
+        mod postgres_shared {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(place) = super::Place::postgres().await else { return };
+                    super::$name(place).await;
+                }
+            )*
+        }
+    };
+}
+
+place_tests!(
+    writes_bump_the_configuration_version,
+    the_first_pepper_wins_under_concurrency,
+    handles_share_the_authority
+);

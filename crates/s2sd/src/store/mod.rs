@@ -36,6 +36,7 @@ mod postgres_mailbox;
 mod sqlite;
 
 pub use s2s::partner::PartnerKind;
+mod postgres_authority;
 mod sqlite_authority;
 mod sqlite_mailbox;
 
@@ -538,13 +539,16 @@ pub async fn open_mailbox_with(url: &str, options: &OpenOptions) -> Result<Arc<d
 }
 
 /// Opens the authority store (tenants, service principals, credentials) at the same `url` as
-/// [`open`]: the same database (and key file), its own connection pool. A `sqlite::memory:` URL
-/// gives a private, empty in-memory database. See [`open_authority_with`].
+/// [`open`]: the same database (and key file), its own connection pool; on PostgreSQL several
+/// nodes share it like the rest of the configuration. A `sqlite::memory:` URL gives a private,
+/// empty in-memory database. See [`open_authority_with`].
 pub async fn open_authority(url: &str) -> Result<Arc<dyn authority::AuthorityStore>, StoreError> {
     open_authority_with(url, &OpenOptions::from_env()).await
 }
 
-/// [`open_authority`] with the key file of `options`.
+/// [`open_authority`] with the key file of `options`. PostgreSQL needs one, checked against the
+/// store's as [`open_with`] checks it (the authority tables hold no private key, but this keeps
+/// every handle on a store agreeing on its key).
 pub async fn open_authority_with(
     url: &str,
     options: &OpenOptions,
@@ -554,7 +558,7 @@ pub async fn open_authority_with(
     let store: Arc<dyn authority::AuthorityStore> = match parsed {
         StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
         StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
-        StoreUrl::Postgres(_) => return Err(StoreError::UnsupportedUrl(redact_password(url))),
+        StoreUrl::Postgres(PgUrl(url)) => Arc::new(PgStore::open(&url, &key).await?),
     };
     Ok(store)
 }

@@ -1,12 +1,13 @@
 //! [`AuthorityStore`] on the SQLite backend: the tables of `migrations/sqlite/0004_authority.sql`.
 //! Writes take the write lock first (`BEGIN IMMEDIATE`) and bump `config_version` in the same
-//! transaction; the snapshot is read in one (deferred) transaction.
+//! transaction; the snapshot is read in one (deferred) transaction. An import is one write.
 
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use super::StoreError;
 use super::authority::{
     AuthoritySnapshot, AuthorityStore, CredentialKind, CredentialRecord, ServicePrincipalRecord, TenantRecord,
+    check_import, contents,
 };
 use super::sqlite::SqliteStore;
 
@@ -122,13 +123,7 @@ impl AuthorityStore for SqliteStore {
 
     async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_authority_write().await?;
-        sqlx::query("INSERT INTO authority_tenants (realm, name, created_at) VALUES (?, ?, ?)")
-            .bind(&tenant.realm)
-            .bind(&tenant.name)
-            .bind(tenant.created_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| duplicate_or(e, "tenant", &tenant.realm))?;
+        insert_tenant_row(&mut tx, tenant).await?;
         Self::bump_authority_and_commit(tx).await
     }
 
@@ -166,19 +161,7 @@ impl AuthorityStore for SqliteStore {
         if !tenant_exists(&mut tx, &principal.tenant).await? {
             return Err(StoreError::NotFound { what: "tenant", name: principal.tenant.clone() });
         }
-        sqlx::query(
-            "INSERT INTO authority_service_principals (tenant, app_id, display_name, enabled, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&principal.tenant)
-        .bind(&principal.app_id)
-        .bind(&principal.display_name)
-        .bind(principal.enabled)
-        .bind(principal.created_at)
-        .bind(principal.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| duplicate_or(e, "service principal", &principal.app_id))?;
+        insert_principal_row(&mut tx, principal).await?;
         insert_spns(&mut tx, principal).await?;
         Self::bump_authority_and_commit(tx).await
     }
@@ -247,24 +230,7 @@ impl AuthorityStore for SqliteStore {
                 name: format!("{}@{}", credential.app_id, credential.tenant),
             });
         }
-        sqlx::query(
-            "INSERT INTO authority_credentials (id, tenant, app_id, kind, usage, secret_hash, certificate_der, \
-             thumbprint, start_at, end_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&credential.id)
-        .bind(&credential.tenant)
-        .bind(&credential.app_id)
-        .bind(credential.kind.as_str())
-        .bind(&credential.usage)
-        .bind(credential.secret_hash.as_deref())
-        .bind(credential.certificate_der.as_deref())
-        .bind(credential.thumbprint.as_deref())
-        .bind(credential.start_at)
-        .bind(credential.end_at)
-        .bind(credential.created_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| duplicate_or(e, "credential", &credential.id))?;
+        insert_credential_row(&mut tx, credential).await?;
         Self::bump_authority_and_commit(tx).await
     }
 
@@ -307,6 +273,40 @@ impl AuthorityStore for SqliteStore {
         }
         Ok(pepper)
     }
+
+    async fn import_authority(&self, snapshot: &AuthoritySnapshot, replace: bool) -> Result<(), StoreError> {
+        check_import(snapshot)?;
+        let mut tx = self.begin_authority_write().await?;
+        let (tenants, principals) = sqlx::query_as::<_, (i64, i64)>(
+            "SELECT (SELECT COUNT(*) FROM authority_tenants), (SELECT COUNT(*) FROM authority_service_principals)",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if tenants > 0 {
+            if !replace {
+                return Err(StoreError::NotEmpty { url: self.authority_url(), what: contents(tenants, principals) });
+            }
+            // Principals, their SPNs and credentials go with the tenants (ON DELETE CASCADE).
+            sqlx::query("DELETE FROM authority_tenants").execute(&mut *tx).await?;
+        }
+        if let Some(pepper) = &snapshot.pepper {
+            sqlx::query("INSERT INTO authority_pepper (id, pepper) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET pepper = excluded.pepper")
+                .bind(pepper.as_slice())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for tenant in &snapshot.tenants {
+            insert_tenant_row(&mut tx, tenant).await?;
+        }
+        for principal in &snapshot.service_principals {
+            insert_principal_row(&mut tx, principal).await?;
+            insert_spns(&mut tx, principal).await?;
+        }
+        for credential in &snapshot.credentials {
+            insert_credential_row(&mut tx, credential).await?;
+        }
+        Self::bump_authority_and_commit(tx).await
+    }
 }
 
 async fn all_tenants(conn: &mut SqliteConnection) -> Result<Vec<TenantRecord>, StoreError> {
@@ -316,6 +316,57 @@ async fn all_tenants(conn: &mut SqliteConnection) -> Result<Vec<TenantRecord>, S
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(|(realm, name, created_at)| TenantRecord { realm, name, created_at }).collect())
+}
+
+async fn insert_tenant_row(tx: &mut Tx, tenant: &TenantRecord) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO authority_tenants (realm, name, created_at) VALUES (?, ?, ?)")
+        .bind(&tenant.realm)
+        .bind(&tenant.name)
+        .bind(tenant.created_at)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| duplicate_or(e, "tenant", &tenant.realm))?;
+    Ok(())
+}
+
+/// Inserts the principal's row (not its SPNs); an app id clash in the tenant is [`StoreError::Duplicate`].
+async fn insert_principal_row(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO authority_service_principals (tenant, app_id, display_name, enabled, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&principal.tenant)
+    .bind(&principal.app_id)
+    .bind(&principal.display_name)
+    .bind(principal.enabled)
+    .bind(principal.created_at)
+    .bind(principal.updated_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| duplicate_or(e, "service principal", &principal.app_id))?;
+    Ok(())
+}
+
+async fn insert_credential_row(tx: &mut Tx, credential: &CredentialRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO authority_credentials (id, tenant, app_id, kind, usage, secret_hash, certificate_der, \
+         thumbprint, start_at, end_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&credential.id)
+    .bind(&credential.tenant)
+    .bind(&credential.app_id)
+    .bind(credential.kind.as_str())
+    .bind(&credential.usage)
+    .bind(credential.secret_hash.as_deref())
+    .bind(credential.certificate_der.as_deref())
+    .bind(credential.thumbprint.as_deref())
+    .bind(credential.start_at)
+    .bind(credential.end_at)
+    .bind(credential.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| duplicate_or(e, "credential", &credential.id))?;
+    Ok(())
 }
 
 async fn tenant_exists(tx: &mut Tx, realm: &str) -> Result<bool, StoreError> {

@@ -1093,7 +1093,7 @@ async fn schema_version_is_the_latest_migration() {
     let store = sqlite_memory_store().await;
     assert!(store.schema_version().await.unwrap() >= 3);
     if let Some(schema) = PgSchema::new().await {
-        assert!(schema.open().await.schema_version().await.unwrap() >= 2);
+        assert!(schema.open().await.schema_version().await.unwrap() >= 3);
     }
 }
 
