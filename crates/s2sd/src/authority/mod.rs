@@ -33,8 +33,8 @@ use quick_cache::sync::{Cache, EntryAction, EntryResult};
 use s2s::clock::{SharedClock, UnixTime};
 use s2s::token::{Algorithm, VerifyingKey};
 
+use crate::store::StoreError;
 use crate::store::authority::{AuthoritySnapshot, AuthorityStore, CredentialKind};
-use crate::store::{self, StoreError};
 
 /// Clock skew allowed on assertion `nbf`/`exp`.
 pub const ASSERTION_SKEW: i64 = 300;
@@ -188,24 +188,14 @@ struct Failures {
 }
 
 impl Authority {
-    /// Opens the authority store at the configuration store's `url` (SQLite or PostgreSQL, where
-    /// every node serves the same tenants) and loads it. When opening fails (the database is
-    /// unreachable, the key file is wrong), the authority stays empty: every tenant is unknown,
-    /// and the reason is logged. A failed first load is logged too and retried with every reload.
-    pub async fn open(url: &str, clock: SharedClock) -> Self {
-        match store::open_authority(url).await {
-            Ok(store) => {
-                let authority = Self::new(Some(store), clock);
-                if let Err(e) = authority.reload().await {
-                    tracing::warn!(error = %e, "cannot load the authority configuration; it serves no tenant until it can");
-                }
-                authority
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "no authority store; the authorization-server endpoints serve no tenant");
-                Self::new(None, clock)
-            }
+    /// An authority over `store`, loaded. A failed first load is logged (every tenant is unknown
+    /// until then) and retried with every reload.
+    pub async fn load(store: Arc<dyn AuthorityStore>, clock: SharedClock) -> Self {
+        let authority = Self::new(Some(store), clock);
+        if let Err(e) = authority.reload().await {
+            tracing::warn!(error = %e, "cannot load the authority configuration; it serves no tenant until it can");
         }
+        authority
     }
 
     /// An authority over `store` (or none), with an empty snapshot until [`Self::reload`].

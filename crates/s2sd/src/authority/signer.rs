@@ -1,9 +1,9 @@
 //! The threads that sign the token endpoint's tokens. One RSA-2048 signature is about 0.25 ms of
 //! CPU: too long for an async worker, which would hold up every other request it serves, and too
-//! short for a thread of its own. Signing runs on a fixed pool with one thread per core, fed in
+//! short for a thread of its own. Signing runs on a fixed pool of two threads per core, fed in
 //! order through a bounded queue, so a burst of requests queues up instead of waking dozens of
 //! blocking threads that then fight for the cores (what `spawn_blocking` does under load, and what
-//! shows up as the p99 of the token endpoint).
+//! showed up as the p99 of the token endpoint).
 //!
 //! The pool starts on the first signature and its threads end when the [`Signer`] is dropped.
 //! A full queue makes callers wait (back-pressure on the requests, not on the threads).
@@ -15,6 +15,11 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Requests waiting for a signing thread before callers wait to enqueue.
 const QUEUE_DEPTH: usize = 1024;
+/// Signing threads per core. Measured with `bench/server.sh` on 2 cores (a fresh token per request,
+/// share of `openssl speed -multi 2` / p99 at 70 % of peak): 1 per core 69–70 % / 2.1 ms; 2 per core
+/// 75–79 % / 2.9–5.2 ms; 3 per core 79 % / 3.1 ms; 4 per core 79 % / 12 ms. With one per core the
+/// signers lose CPU to the threads that do the I/O on the same cores; many more lengthen the tail.
+pub const THREADS_PER_CORE: usize = 2;
 
 /// What can go wrong when signing on the pool.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +55,9 @@ impl Signer {
         Self { threads: threads.max(1), queue: OnceLock::new() }
     }
 
-    /// A pool with one thread per core.
+    /// A pool with [`THREADS_PER_CORE`] threads per core.
     pub fn per_core() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(2, usize::from))
+        Self::new(std::thread::available_parallelism().map_or(2, usize::from) * THREADS_PER_CORE)
     }
 
     /// Signs `claims` under `header` with `key` on a signing thread.

@@ -327,7 +327,8 @@ async fn fixture() -> Fixture {
     let k = keys();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("s2s.db").display());
-    let config = crate::store::open(&url).await.unwrap();
+    let stores = crate::store::open_stores(&url).await.unwrap();
+    let config = stores.config.clone();
     config
         .set_oauth_config(&OAuthConfig {
             realm: "litwareinc.com".into(),
@@ -385,7 +386,7 @@ async fn fixture() -> Fixture {
     let cancel = CancellationToken::new();
     let clock = Arc::new(FixedClock::new(NOW));
     let state = AppState::start(
-        config,
+        stores,
         clock.clone(),
         s2s::partner::refresh::RefreshPolicy::default(),
         Duration::from_millis(100),

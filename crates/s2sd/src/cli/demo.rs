@@ -261,14 +261,14 @@ pub(super) async fn start(
     tls_dir: std::path::PathBuf,
     cancel: CancellationToken,
 ) -> anyhow::Result<Running> {
-    let store = store::open(store_url).await?;
+    let stores = store::open_stores(store_url).await?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let options = ServeOptions {
         tls: Some(TlsSource::SelfSigned { dir: tls_dir, names: Vec::new() }),
         refresh: Default::default(),
         poll: Duration::from_millis(200),
     };
-    Ok(server::start(store, s2s::clock::system(), options, listener, cancel).await?)
+    Ok(server::start(stores, s2s::clock::system(), options, listener, cancel).await?)
 }
 
 /// Waits until a running node has applied the store's latest version (live reload, no restart).

@@ -40,7 +40,7 @@ pub struct Args {
 
 pub async fn run(args: Args, store_flag: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
     let url = store_url(store_flag)?;
-    let store = store::open(&url).await?;
+    let stores = store::open_stores(&url).await?;
     let tls = if args.insecure_http {
         None
     } else {
@@ -51,7 +51,7 @@ pub async fn run(args: Args, store_flag: Option<&str>, out: &Printer) -> anyhow:
                     Some(d) => d,
                     None => default_tls_dir(&url)?,
                 };
-                let names = store.oauth_config().await?.map(|c| c.hostnames).unwrap_or_default();
+                let names = stores.config.oauth_config().await?.map(|c| c.hostnames).unwrap_or_default();
                 TlsSource::SelfSigned { dir, names }
             }
         })
@@ -70,7 +70,7 @@ pub async fn run(args: Args, store_flag: Option<&str>, out: &Printer) -> anyhow:
     let listener =
         std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let cancel = CancellationToken::new();
-    let running = server::start(store, s2s::clock::system(), options, listener, cancel.clone()).await?;
+    let running = server::start(stores, s2s::clock::system(), options, listener, cancel.clone()).await?;
     out.emit(
         format!(
             "Serving {}://{} (metadata at /metadata/json/1; store {}){}",

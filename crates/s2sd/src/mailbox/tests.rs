@@ -112,7 +112,8 @@ async fn add_user(store: &Arc<dyn MailboxStore>, smtp: &str, sid: Option<&str>, 
 async fn site() -> Site {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("s2s.db").display());
-    let config: Arc<dyn Store> = store::open(&url).await.unwrap();
+    let stores = store::open_stores(&url).await.unwrap();
+    let config: Arc<dyn Store> = stores.config.clone();
     config
         .set_oauth_config(&OAuthConfig {
             realm: REALM.into(),
@@ -146,7 +147,7 @@ async fn site() -> Site {
     ] {
         config.insert_partner(&p).await.unwrap();
     }
-    let mailboxes = store::open_mailbox(&url).await.unwrap();
+    let mailboxes = stores.mailbox.clone();
     add_user(&mailboxes, KEN, Some(KEN_SID), &[]).await;
     add_user(&mailboxes, DAVID, None, &[]).await;
     add_user(&mailboxes, "lync-app@litwareinc.com", None, &[Role::UserApplication]).await;
@@ -154,7 +155,7 @@ async fn site() -> Site {
     add_user(&mailboxes, "archiver@litwareinc.com", None, &[Role::ArchiveApplication]).await;
     let cancel = CancellationToken::new();
     let state = AppState::start(
-        config,
+        stores,
         s2s::clock::system(),
         RefreshPolicy::default(),
         Duration::from_secs(3600),
@@ -243,7 +244,7 @@ fn item_id(message: &Element) -> (String, String) {
 
 impl Site {
     fn mailbox(&self) -> &Arc<dyn MailboxStore> {
-        self.state.mailbox.as_ref().unwrap()
+        &self.state.mailbox
     }
 
     async fn post(&self, path: &str, token: Option<&str>, headers: &[(&str, &str)], body: impl Into<Body>) -> Answer {

@@ -6,7 +6,6 @@ mod state;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -26,7 +25,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 pub use state::AppState;
 pub use tls::TlsSource;
 
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, Stores};
 
 /// The paths our metadata document is served at.
 pub const METADATA_PATHS: [&str; 4] =
@@ -81,7 +80,7 @@ pub struct Running {
 
 /// Starts serving on `listener` until `cancel` fires.
 pub async fn start(
-    store: Arc<dyn Store>,
+    stores: Stores,
     clock: SharedClock,
     options: ServeOptions,
     listener: std::net::TcpListener,
@@ -90,7 +89,7 @@ pub async fn start(
     let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: "?".into(), source })?;
     listener.set_nonblocking(true).map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
     metrics_handle();
-    let state = AppState::start(store, clock.clone(), options.refresh.clone(), options.poll, cancel.clone()).await?;
+    let state = AppState::start(stores, clock.clone(), options.refresh.clone(), options.poll, cancel.clone()).await?;
     state.authority.set_https(options.tls.is_some());
     let app = router(state.clone());
     let listen_err = move |source| ServerError::Listen { addr: addr.to_string(), source };

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::issuer::rollover;
 use crate::store::mailbox::MailboxStore;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, Stores};
 use crate::trust::{self, Expiring};
 
 /// What the clock will change, and what is about to expire.
@@ -36,9 +36,8 @@ pub struct Schedule {
 pub struct AppState {
     /// The configuration store.
     pub store: Arc<dyn Store>,
-    /// Mailbox users, folders, items and role assignments (same database, read per request);
-    /// `None` when the mailbox store could not be opened (logged at start).
-    pub mailbox: Option<Arc<dyn MailboxStore>>,
+    /// Mailbox users, folders, items and role assignments (same database, read per request).
+    pub mailbox: Arc<dyn MailboxStore>,
     /// Who we are and whom we trust.
     pub trust: Arc<TrustStore>,
     /// Validates inbound tokens.
@@ -60,22 +59,15 @@ pub struct AppState {
 impl AppState {
     /// Loads the configuration, starts the metadata refresher and the store watcher.
     pub async fn start(
-        store: Arc<dyn Store>,
+        stores: Stores,
         clock: SharedClock,
         policy: RefreshPolicy,
         poll: Duration,
         cancel: CancellationToken,
     ) -> Result<Self, StoreError> {
+        let Stores { config: store, mailbox, authority } = stores;
         let loaded = trust::load(store.as_ref(), clock.now()).await?;
-        let mailbox = match crate::store::open_mailbox(&store.url()).await {
-            Ok(m) => Some(m),
-            // The node serves everything else; EWS answers ErrorMailboxStoreUnavailable.
-            Err(e) => {
-                tracing::error!(error = %e, "cannot open the mailbox store; the mailbox service (EWS) is off");
-                None
-            }
-        };
-        let authority = Arc::new(crate::authority::Authority::open(&store.url(), clock.clone()).await);
+        let authority = Arc::new(crate::authority::Authority::load(authority, clock.clone()).await);
         for w in &loaded.warnings {
             tracing::warn!("{w}");
         }

@@ -482,14 +482,36 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
 /// Opens the store named by `url` with the key file of `options` (see [`OpenOptions::key_file`]).
 /// A store whose private keys are sealed with another key fails here, naming both key ids.
 pub async fn open_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(open_stores_with(url, options).await?.config)
+}
+
+/// The three faces of one store: configuration, mailboxes and the authority, over one database
+/// handle (one connection pool, one store key). A server opens this once.
+#[derive(Clone)]
+pub struct Stores {
+    pub config: Arc<dyn Store>,
+    pub mailbox: Arc<dyn mailbox::MailboxStore>,
+    pub authority: Arc<dyn authority::AuthorityStore>,
+}
+
+/// Opens every face of the store at `url` with one database handle (see [`open`]).
+pub async fn open_stores(url: &str) -> Result<Stores, StoreError> {
+    open_stores_with(url, &OpenOptions::from_env()).await
+}
+
+/// [`open_stores`] with the key file of `options`.
+pub async fn open_stores_with(url: &str, options: &OpenOptions) -> Result<Stores, StoreError> {
     let parsed = StoreUrl::parse(url)?;
     let key = options.key_spec(&parsed);
-    let store: Arc<dyn Store> = match parsed {
-        StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
-        StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
-        StoreUrl::Postgres(PgUrl(url)) => Arc::new(PgStore::open(&url, &key).await?),
-    };
-    Ok(store)
+    fn faces<T: Store + mailbox::MailboxStore + authority::AuthorityStore>(store: T) -> Stores {
+        let store = Arc::new(store);
+        Stores { config: store.clone(), mailbox: store.clone(), authority: store }
+    }
+    Ok(match parsed {
+        StoreUrl::SqliteFile(path) => faces(SqliteStore::open_file_with(&path, &key).await?),
+        StoreUrl::SqliteMemory => faces(SqliteStore::open_memory_with(&key).await?),
+        StoreUrl::Postgres(PgUrl(url)) => faces(PgStore::open(&url, &key).await?),
+    })
 }
 
 /// Names the store key file for every store this process opens from now on (`--store-key-file`);
@@ -516,51 +538,32 @@ pub fn key_file_beside(database: &Path) -> PathBuf {
     database.with_file_name(name)
 }
 
-/// Opens the mailbox store (users, folders, items, role assignments) at the same `url` as
-/// [`open`]: the same database (and key file), its own connection pool. A `sqlite::memory:` URL
-/// gives a private, empty in-memory database; on PostgreSQL every node on the database (and
-/// schema) serves the same mailboxes. See [`open_mailbox_with`].
+/// Opens the mailbox store (users, folders, items, role assignments) at `url`: the same database
+/// (and key file) as [`open`], with a handle of its own. Like [`open_with`], it migrates the schema
+/// and checks the store key. A `sqlite::memory:` URL gives a private, empty in-memory database.
 pub async fn open_mailbox(url: &str) -> Result<Arc<dyn mailbox::MailboxStore>, StoreError> {
-    open_mailbox_with(url, &OpenOptions::from_env()).await
+    Ok(open_stores(url).await?.mailbox)
 }
 
-/// [`open_mailbox`] with the key file of `options`: like [`open_with`], the store is migrated and
-/// its key checked (PostgreSQL refuses to open without a key file), although mailbox data is not
-/// encrypted.
+/// [`open_mailbox`] with the key file of `options`.
 pub async fn open_mailbox_with(url: &str, options: &OpenOptions) -> Result<Arc<dyn mailbox::MailboxStore>, StoreError> {
-    let parsed = StoreUrl::parse(url)?;
-    let key = options.key_spec(&parsed);
-    let store: Arc<dyn mailbox::MailboxStore> = match parsed {
-        StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
-        StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
-        StoreUrl::Postgres(PgUrl(url)) => Arc::new(PgStore::open(&url, &key).await?),
-    };
-    Ok(store)
+    Ok(open_stores_with(url, options).await?.mailbox)
 }
 
-/// Opens the authority store (tenants, service principals, credentials) at the same `url` as
-/// [`open`]: the same database (and key file), its own connection pool; on PostgreSQL several
-/// nodes share it like the rest of the configuration. A `sqlite::memory:` URL gives a private,
-/// empty in-memory database. See [`open_authority_with`].
+/// Opens the authority store (tenants, service principals, credentials) at `url`: the same
+/// database (and key file) as [`open`], with a handle of its own; on PostgreSQL several nodes
+/// share it like the rest of the configuration. A `sqlite::memory:` URL gives a private, empty
+/// in-memory database.
 pub async fn open_authority(url: &str) -> Result<Arc<dyn authority::AuthorityStore>, StoreError> {
-    open_authority_with(url, &OpenOptions::from_env()).await
+    Ok(open_stores(url).await?.authority)
 }
 
-/// [`open_authority`] with the key file of `options`. PostgreSQL needs one, checked against the
-/// store's as [`open_with`] checks it (the authority tables hold no private key, but this keeps
-/// every handle on a store agreeing on its key).
+/// [`open_authority`] with the key file of `options`.
 pub async fn open_authority_with(
     url: &str,
     options: &OpenOptions,
 ) -> Result<Arc<dyn authority::AuthorityStore>, StoreError> {
-    let parsed = StoreUrl::parse(url)?;
-    let key = options.key_spec(&parsed);
-    let store: Arc<dyn authority::AuthorityStore> = match parsed {
-        StoreUrl::SqliteFile(path) => Arc::new(SqliteStore::open_file_with(&path, &key).await?),
-        StoreUrl::SqliteMemory => Arc::new(SqliteStore::open_memory_with(&key).await?),
-        StoreUrl::Postgres(PgUrl(url)) => Arc::new(PgStore::open(&url, &key).await?),
-    };
-    Ok(store)
+    Ok(open_stores_with(url, options).await?.authority)
 }
 
 /// A `certificates` row, as both backends read it (the private key still sealed).

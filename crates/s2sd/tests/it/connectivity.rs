@@ -75,7 +75,7 @@ async fn pair(tls: bool) -> Pair {
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let b = server::start(
-        s2sd::store::open(&b_store).await.unwrap(),
+        s2sd::store::open_stores(&b_store).await.unwrap(),
         s2s::clock::system(),
         options,
         listener,

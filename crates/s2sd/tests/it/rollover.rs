@@ -59,7 +59,7 @@ async fn start(
         poll: Duration::from_millis(50),
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    server::start(s2sd::store::open(store).await.unwrap(), clock, options, listener, cancel).await.unwrap()
+    server::start(s2sd::store::open_stores(store).await.unwrap(), clock, options, listener, cancel).await.unwrap()
 }
 
 /// A and B configured through the CLI; B trusts A by metadata URL with trust level Full.
@@ -410,7 +410,7 @@ async fn tls_certificate_is_replaced_without_a_restart() {
     };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let clock = Arc::new(FixedClock::new(SystemClock.now()));
-    let node = server::start(s2sd::store::open(&store).await.unwrap(), clock, options, listener, cancel.clone())
+    let node = server::start(s2sd::store::open_stores(&store).await.unwrap(), clock, options, listener, cancel.clone())
         .await
         .unwrap();
     let trusting = |der: &[u8]| {

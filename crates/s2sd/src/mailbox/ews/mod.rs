@@ -65,13 +65,7 @@ impl From<SoapError> for Fault {
 
 /// The handler (behind `S2sLayer`: `Caller` answers the challenge when there is no token).
 pub async fn handle(State(state): State<AppState>, Caller(caller): Caller, headers: HeaderMap, body: Body) -> Response {
-    let Some(store) = state.mailbox.clone() else {
-        return Fault::new(
-            "ErrorMailboxStoreUnavailable",
-            "The mailbox service keeps its data in an SQLite store; this server's store has no mailboxes.",
-        )
-        .into_response();
-    };
+    let store = std::sync::Arc::clone(&state.mailbox);
     let principal = match mailbox::principal_of(&store, &caller).await {
         Ok(p) => p,
         Err(PrincipalError::Identity(e)) => {
