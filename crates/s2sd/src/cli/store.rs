@@ -2,9 +2,12 @@
 //! its schema, the key that encrypts its private keys, and a portable JSON dump for moving a
 //! deployment (e.g. from SQLite to PostgreSQL).
 //!
-//! The dump (`{"format":"s2s-store-dump","version":1,…}`) holds the OAuth configuration, our
-//! certificates and the partner applications; private keys only with `--include-private-keys`
-//! (then as base64 PKCS#8, and the dump is as secret as the keys). Mailbox data is not part of it.
+//! The dump (`{"format":"s2s-store-dump","version":2,…}`) holds the OAuth configuration, our
+//! certificates, the partner applications, the authority (tenants, service principals, credentials)
+//! and the mailboxes (users, folders, items, role assignments). Secrets only with
+//! `--include-private-keys`: our private keys (base64 PKCS#8) and the client-secret hashes with
+//! their pepper; without it, client secrets are left out. Version 1 dumps (configuration only) are
+//! still read; importing one leaves the authority and mailboxes alone.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -18,12 +21,18 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::{Printer, now, rfc3339, store_url};
-use crate::store::{self, CertificateRecord, OAuthConfig, PartnerRecord, Snapshot, StoreKey};
+use crate::store::authority::{
+    AuthoritySnapshot, CredentialKind, CredentialRecord, ServicePrincipalRecord, TenantRecord,
+};
+use crate::store::mailbox::MailboxDump;
+use crate::store::{self, CertificateRecord, OAuthConfig, PartnerRecord, Snapshot, StoreError, StoreKey, Stores};
 
 /// The `format` of a dump.
 const DUMP_FORMAT: &str = "s2s-store-dump";
-/// The dump version this s2sd writes and reads.
-const DUMP_VERSION: u32 = 1;
+/// The dump version this s2sd writes.
+const DUMP_VERSION: u32 = 2;
+/// The dump versions this s2sd reads (1: configuration only).
+const DUMP_VERSIONS_READ: [u32; 2] = [1, 2];
 /// The largest dump `import` reads.
 const MAX_DUMP_LEN: u64 = 64 * 1024 * 1024;
 
@@ -43,9 +52,10 @@ pub enum Cmd {
         #[arg(long)]
         new_key_file: PathBuf,
     },
-    /// Write the store's contents as JSON: OAuth configuration, certificates, partner applications.
+    /// Write the store's contents as JSON: OAuth configuration, certificates, partner applications,
+    /// authority, mailboxes.
     Export {
-        /// Include our private keys (in plain text: the dump becomes secret).
+        /// Include our private keys and the client-secret hashes (the dump becomes secret).
         #[arg(long)]
         include_private_keys: bool,
         /// Write to this file (mode 0600) instead of standard output.
@@ -73,11 +83,46 @@ struct Dump {
     source: String,
     /// The source's configuration version.
     config_version: i64,
-    /// Whether `certificates[].private_key_pkcs8` is present.
+    /// Whether `certificates[].private_key_pkcs8`, the client secrets' hashes and the pepper are present.
     includes_private_keys: bool,
     oauth_config: Option<OAuthConfig>,
     certificates: Vec<DumpCertificate>,
     partners: Vec<PartnerRecord>,
+    /// Absent from version 1 dumps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authority: Option<DumpAuthority>,
+    /// Absent from version 1 dumps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mailbox: Option<MailboxDump>,
+}
+
+/// The authority in a dump.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct DumpAuthority {
+    tenants: Vec<TenantRecord>,
+    service_principals: Vec<ServicePrincipalRecord>,
+    /// Client secrets only in dumps made with `--include-private-keys`.
+    credentials: Vec<DumpCredential>,
+    /// Base64 key of the client-secret hashes, present only with `--include-private-keys`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pepper: Option<String>,
+}
+
+/// A credential in a dump: the record, and a client secret's hash.
+#[derive(Debug, Serialize, Deserialize)]
+struct DumpCredential {
+    #[serde(flatten)]
+    record: CredentialRecord,
+    /// Base64 HMAC-SHA256 of a client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_hash: Option<String>,
+}
+
+/// What a dump holds, read back into store records.
+struct Contents {
+    config: Snapshot,
+    authority: Option<AuthoritySnapshot>,
+    mailbox: Option<MailboxDump>,
 }
 
 /// A certificate in a dump: the record, and its private key when asked for.
@@ -105,7 +150,8 @@ pub async fn run(cmd: Cmd, store_flag: Option<&str>, out: &Printer) -> anyhow::R
         return Ok(ExitCode::SUCCESS);
     }
     let url = store_url(store_flag)?;
-    let store = store::open(&url).await?;
+    let stores = store::open_stores(&url).await?;
+    let store = &stores.config;
     match cmd {
         Cmd::GenerateKey { .. } => {}
         Cmd::Migrate => {
@@ -181,39 +227,49 @@ pub async fn run(cmd: Cmd, store_flag: Option<&str>, out: &Printer) -> anyhow::R
             );
         }
         Cmd::Export { include_private_keys, out: file } => {
-            let snapshot = store.snapshot().await?;
-            let dump = Dump::new(&snapshot, store.url(), include_private_keys);
+            let contents = Contents::read(&stores).await?;
+            let dump = Dump::new(&contents, store.url(), include_private_keys);
             let mut json = Zeroizing::new(serde_json::to_string_pretty(&dump)?);
             json.push('\n');
             if include_private_keys {
                 eprintln!(
-                    "warning: this dump holds private keys in plain text: keep it secret, and delete it once imported"
+                    "warning: this dump holds private keys and client-secret hashes in plain text: keep it secret, \
+                     and delete it once imported"
                 );
             }
             match &file {
                 Some(path) => write_private(path, json.as_bytes())?,
                 None => std::io::stdout().write_all(json.as_bytes()).context("cannot write to standard output")?,
             }
+            let secrets_left_out = if include_private_keys { 0 } else { contents.client_secrets() };
+            if secrets_left_out > 0 {
+                eprintln!(
+                    "note: {secrets_left_out} client secret{} left out (the dump is without --include-private-keys): \
+                     after importing, add new ones with `s2sd service-principal credential add --type symmetric`",
+                    if secrets_left_out == 1 { " is" } else { "s are" }
+                );
+            }
             if let Some(path) = &file {
                 // Standard output carries the dump itself only when there is no --out.
                 out.emit(
                     format!(
                         "Exported {} to {} ({}private keys).",
-                        describe(&snapshot),
+                        contents.describe(),
                         path.display(),
                         if include_private_keys { "with " } else { "without " }
                     ),
-                    serde_json::json!({"file": path, "config_version": snapshot.version,
-                        "includes_private_keys": include_private_keys}),
+                    serde_json::json!({"file": path, "config_version": contents.config.version,
+                        "includes_private_keys": include_private_keys,
+                        "client_secrets_left_out": secrets_left_out}),
                 );
             }
         }
         Cmd::Import { file, replace } => {
-            let dump = read_dump(&file)?;
-            let snapshot = dump.into_snapshot()?;
-            store.import(&snapshot, replace).await?;
+            let contents = read_dump(&file)?.into_contents()?;
+            contents.import(&stores, replace).await?;
+            let snapshot = &contents.config;
             let without_keys = snapshot.certificates.iter().filter(|c| c.private_key_pkcs8.is_none()).count();
-            let mut text = format!("Imported {} into {}.", describe(&snapshot), store.url());
+            let mut text = format!("Imported {} into {}.", contents.describe(), store.url());
             if without_keys > 0 {
                 text.push_str(&format!(
                     "\nNote: {without_keys} certificate{} came without a private key (the dump was made without \
@@ -223,6 +279,9 @@ pub async fn run(cmd: Cmd, store_flag: Option<&str>, out: &Printer) -> anyhow::R
                     if without_keys == 1 { "it" } else { "them" }
                 ));
             }
+            if contents.authority.is_none() {
+                text.push_str("\nThe dump (version 1) has no authority or mailboxes: those were left as they were.");
+            }
             out.emit(
                 text,
                 serde_json::json!({
@@ -231,6 +290,8 @@ pub async fn run(cmd: Cmd, store_flag: Option<&str>, out: &Printer) -> anyhow::R
                     "certificates": snapshot.certificates.len(),
                     "certificates_without_private_key": without_keys,
                     "partners": snapshot.partners.len(),
+                    "tenants": contents.authority.as_ref().map(|a| a.tenants.len()),
+                    "mailbox_users": contents.mailbox.as_ref().map(|m| m.users.len()),
                 }),
             );
         }
@@ -238,8 +299,66 @@ pub async fn run(cmd: Cmd, store_flag: Option<&str>, out: &Printer) -> anyhow::R
     Ok(ExitCode::SUCCESS)
 }
 
+impl Contents {
+    /// Everything `stores` hold (each part read in one consistent state).
+    async fn read(stores: &Stores) -> Result<Self, StoreError> {
+        Ok(Self {
+            config: stores.config.snapshot().await?,
+            authority: Some(stores.authority.authority_snapshot().await?),
+            mailbox: Some(stores.mailbox.mailbox_dump().await?),
+        })
+    }
+
+    /// Loads the contents into `stores`: refused before anything is written when a part the dump
+    /// carries is not empty in the store (unless `replace`); then each part in one transaction.
+    async fn import(&self, stores: &Stores, replace: bool) -> anyhow::Result<()> {
+        if !replace {
+            let url = stores.config.url();
+            if self.authority.is_some() && !stores.authority.tenants().await?.is_empty() {
+                return Err(StoreError::NotEmpty { url, what: String::from("authority tenants") }.into());
+            }
+            if self.mailbox.is_some() && !stores.mailbox.users().await?.is_empty() {
+                return Err(StoreError::NotEmpty { url, what: String::from("mailbox users") }.into());
+            }
+        }
+        stores.config.import(&self.config, replace).await?;
+        if let Some(authority) = &self.authority {
+            stores.authority.import_authority(authority, replace).await?;
+        }
+        if let Some(mailbox) = &self.mailbox {
+            stores.mailbox.import_mailbox(mailbox, replace).await?;
+        }
+        Ok(())
+    }
+
+    /// Client secrets among the authority's credentials.
+    fn client_secrets(&self) -> usize {
+        let credentials = self.authority.iter().flat_map(|a| &a.credentials);
+        credentials.filter(|c| c.kind == CredentialKind::Symmetric).count()
+    }
+
+    /// "an OAuth configuration, 3 certificates (2 with private keys), 2 partner applications, 1
+    /// tenant, 4 service principals, 3 mailbox users".
+    fn describe(&self) -> String {
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let mut text = describe(&self.config);
+        if let Some(a) = &self.authority {
+            text.push_str(&format!(
+                ", {}, {}",
+                plural(a.tenants.len(), "tenant"),
+                plural(a.service_principals.len(), "service principal")
+            ));
+        }
+        if let Some(m) = &self.mailbox {
+            text.push_str(&format!(", {}", plural(m.users.len(), "mailbox user")));
+        }
+        text
+    }
+}
+
 impl Dump {
-    fn new(snapshot: &Snapshot, source: String, include_private_keys: bool) -> Self {
+    fn new(contents: &Contents, source: String, include_private_keys: bool) -> Self {
+        let snapshot = &contents.config;
         let certificates = snapshot
             .certificates
             .iter()
@@ -252,6 +371,20 @@ impl Dump {
                     .map(|pkcs8| STANDARD.encode(pkcs8)),
             })
             .collect();
+        let authority = contents.authority.as_ref().map(|a| DumpAuthority {
+            tenants: a.tenants.clone(),
+            service_principals: a.service_principals.clone(),
+            credentials: a
+                .credentials
+                .iter()
+                .filter(|c| include_private_keys || c.kind != CredentialKind::Symmetric)
+                .map(|c| DumpCredential {
+                    record: CredentialRecord { secret_hash: None, ..c.clone() },
+                    secret_hash: c.secret_hash.as_deref().filter(|_| include_private_keys).map(|h| STANDARD.encode(h)),
+                })
+                .collect(),
+            pepper: a.pepper.as_deref().filter(|_| include_private_keys).map(|p| STANDARD.encode(p)),
+        });
         Self {
             format: DUMP_FORMAT.to_owned(),
             version: DUMP_VERSION,
@@ -262,10 +395,12 @@ impl Dump {
             oauth_config: snapshot.oauth_config.clone(),
             certificates,
             partners: snapshot.partners.clone(),
+            authority,
+            mailbox: contents.mailbox.clone(),
         }
     }
 
-    fn into_snapshot(self) -> anyhow::Result<Snapshot> {
+    fn into_contents(self) -> anyhow::Result<Contents> {
         let certificates = self
             .certificates
             .into_iter()
@@ -277,11 +412,43 @@ impl Dump {
                 Ok(CertificateRecord { private_key_pkcs8, ..certificate.record })
             })
             .collect::<anyhow::Result<_>>()?;
-        Ok(Snapshot {
-            version: self.config_version,
-            oauth_config: self.oauth_config,
-            certificates,
-            partners: self.partners,
+        let authority = self
+            .authority
+            .map(|a| {
+                let credentials = a
+                    .credentials
+                    .into_iter()
+                    .map(|c| {
+                        let secret_hash =
+                            c.secret_hash.map(|h| STANDARD.decode(h.trim())).transpose().with_context(|| {
+                                format!("the secret hash of credential {} is not base64", c.record.id)
+                            })?;
+                        Ok(CredentialRecord { secret_hash, ..c.record })
+                    })
+                    .collect::<anyhow::Result<_>>()?;
+                let pepper = a
+                    .pepper
+                    .map(|p| STANDARD.decode(p.trim()))
+                    .transpose()
+                    .context("the authority's pepper is not base64")?;
+                anyhow::Ok(AuthoritySnapshot {
+                    version: self.config_version,
+                    tenants: a.tenants,
+                    service_principals: a.service_principals,
+                    credentials,
+                    pepper,
+                })
+            })
+            .transpose()?;
+        Ok(Contents {
+            config: Snapshot {
+                version: self.config_version,
+                oauth_config: self.oauth_config,
+                certificates,
+                partners: self.partners,
+            },
+            authority,
+            mailbox: self.mailbox,
         })
     }
 }
@@ -311,10 +478,10 @@ fn read_dump(path: &Path) -> anyhow::Result<Dump> {
         bail!("{shown} is not a store dump (no \"format\": \"{DUMP_FORMAT}\"); make one with `s2sd store export`");
     }
     match envelope.version {
-        Some(DUMP_VERSION) => {}
+        Some(version) if DUMP_VERSIONS_READ.contains(&version) => {}
         Some(version) => bail!(
-            "{shown} is a store dump of version {version}, but this s2sd reads version {DUMP_VERSION}: import it with \
-             the s2sd that exported it, or a newer one"
+            "{shown} is a store dump of version {version}, but this s2sd reads versions 1 and {DUMP_VERSION}: import \
+             it with the s2sd that exported it, or a newer one"
         ),
         None => bail!("{shown} is not a store dump (no \"version\")"),
     }
@@ -413,36 +580,101 @@ mod tests {
         }
     }
 
+    fn contents() -> Contents {
+        let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let credential = |id: &str, kind: CredentialKind| CredentialRecord {
+            id: id.to_owned(),
+            tenant: tenant.to_owned(),
+            app_id: String::from("c3ab8885-458f-4864-8804-1608145e2ac4"),
+            kind,
+            usage: String::from("verify"),
+            secret_hash: (kind == CredentialKind::Symmetric).then(|| b"secret hash".to_vec()),
+            certificate_der: (kind == CredentialKind::Asymmetric).then(|| b"client cert".to_vec()),
+            thumbprint: None,
+            start_at: 1,
+            end_at: 2,
+            created_at: 1,
+        };
+        Contents {
+            config: snapshot(),
+            authority: Some(AuthoritySnapshot {
+                version: 7,
+                tenants: vec![TenantRecord { realm: tenant.to_owned(), name: String::from("Litware"), created_at: 1 }],
+                service_principals: vec![ServicePrincipalRecord {
+                    tenant: tenant.to_owned(),
+                    app_id: String::from("c3ab8885-458f-4864-8804-1608145e2ac4"),
+                    display_name: String::from("Add-in"),
+                    enabled: true,
+                    spns: Vec::new(),
+                    created_at: 1,
+                    updated_at: 1,
+                }],
+                credentials: vec![
+                    credential("00000000-0000-4000-8000-000000000001", CredentialKind::Symmetric),
+                    credential("00000000-0000-4000-8000-000000000002", CredentialKind::Asymmetric),
+                ],
+                pepper: Some(b"pepper".to_vec()),
+            }),
+            mailbox: Some(MailboxDump::default()),
+        }
+    }
+
     #[test]
     fn dumps_leave_private_keys_out_unless_asked() {
-        let without = serde_json::to_value(Dump::new(&snapshot(), String::from("sqlite:x"), false)).unwrap();
+        let without = serde_json::to_value(Dump::new(&contents(), String::from("sqlite:x"), false)).unwrap();
         assert_eq!(without["format"], "s2s-store-dump");
-        assert_eq!(without["version"], 1);
+        assert_eq!(without["version"], 2);
         assert_eq!(without["config_version"], 7);
         assert_eq!(without["includes_private_keys"], false);
         let text = without.to_string();
         assert!(!text.contains("private_key_pkcs8"), "{text}");
         assert!(!text.contains(&STANDARD.encode(b"secret key A")), "{text}");
+        // No client secret, no hash, no pepper; the certificate credential stays.
+        assert!(!text.contains(&STANDARD.encode(b"secret hash")) && !text.contains("pepper"), "{text}");
+        let credentials = without["authority"]["credentials"].as_array().unwrap();
+        assert_eq!(credentials.len(), 1);
+        assert_eq!(credentials[0]["kind"], "asymmetric");
         // Binary values are base64, not arrays of numbers.
         assert_eq!(without["certificates"][0]["cert_der"], STANDARD.encode(b"cert AAAA"));
         assert_eq!(without["partners"][0]["certificates"][0], STANDARD.encode(b"partner cert"));
 
-        let with = serde_json::to_value(Dump::new(&snapshot(), String::from("sqlite:x"), true)).unwrap();
+        let with = serde_json::to_value(Dump::new(&contents(), String::from("sqlite:x"), true)).unwrap();
         assert_eq!(with["certificates"][0]["private_key_pkcs8"], STANDARD.encode(b"secret key A"));
         assert!(with["certificates"][1].get("private_key_pkcs8").is_none());
+        assert_eq!(with["authority"]["credentials"][0]["secret_hash"], STANDARD.encode(b"secret hash"));
+        assert_eq!(with["authority"]["pepper"], STANDARD.encode(b"pepper"));
     }
 
     #[test]
     fn dumps_round_trip() {
-        let dump = Dump::new(&snapshot(), String::from("sqlite:x"), true);
+        let dump = Dump::new(&contents(), String::from("sqlite:x"), true);
         let back: Dump = serde_json::from_str(&serde_json::to_string(&dump).unwrap()).unwrap();
-        assert_eq!(back.into_snapshot().unwrap(), snapshot());
+        let back = back.into_contents().unwrap();
+        assert_eq!(back.config, snapshot());
+        assert_eq!(back.authority, contents().authority);
+        assert_eq!(back.mailbox, contents().mailbox);
 
-        let dump = Dump::new(&snapshot(), String::from("sqlite:x"), false);
+        let dump = Dump::new(&contents(), String::from("sqlite:x"), false);
         let back: Dump = serde_json::from_str(&serde_json::to_string(&dump).unwrap()).unwrap();
+        let back = back.into_contents().unwrap();
         let mut expected = snapshot();
         expected.certificates[0].private_key_pkcs8 = None;
-        assert_eq!(back.into_snapshot().unwrap(), expected);
+        assert_eq!(back.config, expected);
+        let mut authority = contents().authority.unwrap();
+        authority.credentials.remove(0);
+        authority.pepper = None;
+        assert_eq!(back.authority, Some(authority));
+
+        // A version 1 dump: configuration only.
+        let mut v1 = serde_json::to_value(Dump::new(&contents(), String::from("sqlite:x"), true)).unwrap();
+        let object = v1.as_object_mut().unwrap();
+        object.remove("authority");
+        object.remove("mailbox");
+        object.insert(String::from("version"), 1.into());
+        let back: Dump = serde_json::from_value(v1).unwrap();
+        let back = back.into_contents().unwrap();
+        assert_eq!(back.config, snapshot());
+        assert!(back.authority.is_none() && back.mailbox.is_none());
     }
 
     #[test]
@@ -451,7 +683,7 @@ mod tests {
         let cases = [
             ("not json", "not JSON"),
             (r#"{"certificates": []}"#, "not a store dump"),
-            (r#"{"format": "s2s-store-dump", "version": 2}"#, "version 2"),
+            (r#"{"format": "s2s-store-dump", "version": 3}"#, "version 3"),
             (r#"{"format": "s2s-store-dump", "version": 1}"#, "not a valid store dump"),
         ];
         for (text, expected) in cases {
@@ -477,6 +709,21 @@ mod tests {
         let source = crate::store::open(&from).await.unwrap();
         let original = snapshot();
         source.import(&original, false).await.unwrap();
+        let realm = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let app = "c3ab8885-458f-4864-8804-1608145e2ac4";
+        run_cli(&["--store", &from, "tenant", "new", "--realm", realm, "--name", "Litware"]).await.unwrap();
+        run_cli(&["--store", &from, "service-principal", "new", "--app-id", app, "--display-name", "Add-in"])
+            .await
+            .unwrap();
+        run_cli(&["--store", &from, "service-principal", "credential", "add", "--app-id", app, "--type", "symmetric"])
+            .await
+            .unwrap();
+        run_cli(&["--store", &from, "mailbox", "user", "new", "--smtp", "kenmyer@litwareinc.com"]).await.unwrap();
+        let from_stores = crate::store::open_stores(&from).await.unwrap();
+        let source_authority = from_stores.authority.authority_snapshot().await.unwrap();
+        let source_mailbox = from_stores.mailbox.mailbox_dump().await.unwrap();
+        assert_eq!(source_mailbox.users.len(), 1);
+        assert!(!source_mailbox.folders.is_empty());
 
         let dump = dir.path().join("dump.json");
         let dump_arg = dump.to_str().unwrap();
@@ -487,16 +734,47 @@ mod tests {
             assert_eq!(std::fs::metadata(&dump).unwrap().permissions().mode() & 0o777, 0o600);
         }
         run_cli(&["--store", &to, "store", "import", dump_arg]).await.unwrap();
-        let target = crate::store::open(&to).await.unwrap();
-        let imported = target.snapshot().await.unwrap();
+        let target = crate::store::open_stores(&to).await.unwrap();
+        let imported = target.config.snapshot().await.unwrap();
         assert_eq!(imported.certificates, original.certificates);
         assert_eq!(imported.partners, original.partners);
         assert_eq!(imported.oauth_config, original.oauth_config);
+        let authority = target.authority.authority_snapshot().await.unwrap();
+        assert_eq!(
+            (authority.tenants, authority.service_principals, authority.credentials, authority.pepper),
+            (
+                source_authority.tenants.clone(),
+                source_authority.service_principals.clone(),
+                source_authority.credentials.clone(),
+                source_authority.pepper.clone()
+            ),
+            "with --include-private-keys the client secret still works after the move"
+        );
+        assert_eq!(target.mailbox.mailbox_dump().await.unwrap(), source_mailbox);
 
         // Not into a store that holds something, unless --replace.
         let error = run_cli(&["--store", &to, "store", "import", dump_arg]).await.unwrap_err().to_string();
         assert!(error.contains("not empty") && error.contains("--replace"), "{error}");
         run_cli(&["--store", &to, "store", "import", dump_arg, "--replace"]).await.unwrap();
+
+        // Into a store whose configuration is empty but which has mailboxes: refused before
+        // anything is written.
+        let third = format!("sqlite:{}", dir.path().join("third.db").display());
+        run_cli(&["--store", &third, "mailbox", "user", "new", "--smtp", "davidlongmire@litwareinc.com"])
+            .await
+            .unwrap();
+        let error = run_cli(&["--store", &third, "store", "import", dump_arg]).await.unwrap_err().to_string();
+        assert!(error.contains("mailbox users"), "{error}");
+        assert!(crate::store::open(&third).await.unwrap().snapshot().await.unwrap().oauth_config.is_none());
+
+        // Without secrets: the client secret is left out, the rest arrives.
+        let public = dir.path().join("public.json");
+        run_cli(&["--store", &from, "store", "export", "--out", public.to_str().unwrap()]).await.unwrap();
+        let fourth = format!("sqlite:{}", dir.path().join("fourth.db").display());
+        run_cli(&["--store", &fourth, "store", "import", public.to_str().unwrap()]).await.unwrap();
+        let authority = crate::store::open_authority(&fourth).await.unwrap().authority_snapshot().await.unwrap();
+        assert_eq!(authority.service_principals, source_authority.service_principals);
+        assert!(authority.credentials.is_empty());
     }
 
     /// rotate-key on an SQLite store whose key sits beside it: the file beside it gets the new key.
