@@ -105,7 +105,7 @@ struct Target {
 #[derive(Serialize)]
 struct TokenResponse<'a> {
     token_type: &'static str,
-    access_token: &'a str,
+    access_token: &'a serde_json::value::RawValue,
     expires_in: String,
     not_before: String,
     expires_on: String,
@@ -519,11 +519,10 @@ async fn sign(
         kid: Some(key.x5t().to_owned()),
         ..Header::default()
     };
-    let access_token = authority
-        .signer
-        .sign(header, claims, key)
-        .await
-        .map_err(|e| OAuthError::new(ErrorCode::ServerError, 50000, e.to_string()))?;
+    let failed = |e: &dyn std::fmt::Display| OAuthError::new(ErrorCode::ServerError, 50000, e.to_string());
+    let token = authority.signer.sign(header, claims, key).await.map_err(|e| failed(&e))?;
+    // A compact JWS is base64url and dots: it needs no escaping, so it is encoded once here.
+    let access_token = serde_json::value::to_raw_value(&token).map_err(|e| failed(&e))?;
     Ok(IssuedToken { access_token, iat: now, nbf, exp })
 }
 

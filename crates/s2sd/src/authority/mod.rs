@@ -62,7 +62,8 @@ const ISSUED_CAPACITY: usize = 4 * 1024;
 /// lifetime remains (see [`Authority::reusable_token`]).
 #[derive(Debug)]
 pub struct IssuedToken {
-    pub access_token: String,
+    /// The token as a JSON string (quoted), written into every answer as it is.
+    pub access_token: Box<serde_json::value::RawValue>,
     pub iat: UnixTime,
     pub nbf: UnixTime,
     pub exp: UnixTime,

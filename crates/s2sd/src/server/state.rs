@@ -31,9 +31,13 @@ pub struct Schedule {
     pub next_change_at: Option<i64>,
 }
 
-/// What handlers share.
+/// What handlers share: one `Arc`, so that handing it to a request (axum's `State`) is one
+/// reference count, whatever it holds.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The contents of [`AppState`].
+pub struct Shared {
     /// The configuration store.
     pub store: Arc<dyn Store>,
     /// Mailbox users, folders, items and role assignments (same database, read per request).
@@ -54,6 +58,14 @@ pub struct AppState {
     pub clock: SharedClock,
     /// The authorization-server role: tenants, service principals, the token endpoint's state.
     pub authority: Arc<crate::authority::Authority>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -90,7 +102,7 @@ impl AppState {
             });
         });
         let refresher = refresh::spawn(Arc::clone(&trust), clock.clone(), policy, Some(hook), cancel.clone());
-        let state = Self {
+        let state = Self(Arc::new(Shared {
             store,
             mailbox,
             trust,
@@ -101,7 +113,7 @@ impl AppState {
             schedule: Arc::new(ArcSwap::from_pointee(schedule)),
             clock,
             authority,
-        };
+        }));
         tokio::spawn(state.clone().watch(poll, cancel));
         Ok(state)
     }
