@@ -15,10 +15,11 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Requests waiting for a signing thread before callers wait to enqueue.
 const QUEUE_DEPTH: usize = 1024;
-/// Signing threads per core. Measured with `bench/server.sh` on 2 cores (a fresh token per request,
-/// share of `openssl speed -multi 2` / p99 at 70 % of peak): 1 per core 69–70 % / 2.1 ms; 2 per core
-/// 75–79 % / 2.9–5.2 ms; 3 per core 79 % / 3.1 ms; 4 per core 79 % / 12 ms. With one per core the
-/// signers lose CPU to the threads that do the I/O on the same cores; many more lengthen the tail.
+/// Signing threads per core. Measured with `bench/server.sh` on 2 cores, wrk on the same cores (a
+/// fresh token per request: share of `openssl speed -multi 2` / median p99 of three 10-s runs at 70 %
+/// of peak): signing on the async workers themselves 80 % / 41 ms; 1 per core 73 % / 4.6 ms;
+/// 2 per core 79 % / 8.5 ms; 4 per core 79 % / 12 ms (5-s runs). With one per core the signers
+/// lose CPU to the threads that do the I/O on the same cores; more lengthen the tail.
 pub const THREADS_PER_CORE: usize = 2;
 
 /// What can go wrong when signing on the pool.
