@@ -6,7 +6,7 @@
 # is out of the comparison.
 #
 # Installs nginx and wrk (Debian packages) when missing. About 10 minutes after the release build
-# (SOAK_SECONDS=300, the default); QUICK=1 is a one-minute smoke run (3-second measurements, a
+# (SOAK_SECONDS=300, the default); QUICK=1 is a two-minute smoke run (3-second measurements, a
 # 20-second soak). Exits 0 when a target is missed (it is a measurement), non-zero when something
 # failed to run.
 #

@@ -230,9 +230,6 @@ pub async fn token(
         Ok(req) => req,
         Err(e) => return refused(Some(&tenant), None, e),
     };
-    let host = request_authority(&uri, &headers);
-    let url = format!("{}://{host}{}", authority.scheme(), uri.path());
-    let target = Target { url_with_query: uri.query().map(|q| format!("{url}?{q}")), url, authority: host };
     let limiter_key = claimed_client(&req).map(|c| format!("{}|{c}", tenant.realm));
     if let Some(key) = &limiter_key
         && let Some(delay) = authority.delay_for(key, authority.now())
@@ -241,6 +238,12 @@ pub async fn token(
         tracing::info!(tenant = %tenant.realm, delay_ms = delay.as_millis() as u64, "token request held back after repeated failures");
         tokio::time::sleep(delay).await;
     }
+    // Built only for assertions, whose audience is the URL the client used.
+    let target = || {
+        let host = request_authority(&uri, &headers);
+        let url = format!("{}://{host}{}", authority.scheme(), uri.path());
+        Target { url_with_query: uri.query().map(|q| format!("{url}?{q}")), url, authority: host }
+    };
     let outcome = issue(&state, &authority, &tenant, &req, &target).await;
     if let Some(key) = &limiter_key {
         match &outcome {
@@ -433,7 +436,7 @@ async fn issue(
     authority: &Authority,
     tenant: &Tenant,
     req: &TokenRequest,
-    target: &Target,
+    target: &(dyn Fn() -> Target + Sync),
 ) -> Result<Response, OAuthError> {
     let realm = &tenant.realm;
     let auth = client_auth(req)?;
@@ -447,10 +450,10 @@ async fn issue(
             principal
         }
         ClientAuth::ClientAssertion { client_id, assertion } => {
-            check_assertion(authority, tenant, client_id.as_deref(), assertion, target, now, ErrorCode::InvalidClient)?
+            check_assertion(authority, tenant, client_id.as_deref(), assertion, &target(), now, ErrorCode::InvalidClient)?
         }
         ClientAuth::GrantAssertion { client_id, assertion } => {
-            check_assertion(authority, tenant, client_id.as_deref(), assertion, target, now, ErrorCode::InvalidGrant)?
+            check_assertion(authority, tenant, client_id.as_deref(), assertion, &target(), now, ErrorCode::InvalidGrant)?
         }
     };
     let (requested, audience) = resource(req, tenant)?;
@@ -636,12 +639,13 @@ fn check_secret(
     now: UnixTime,
 ) -> Result<(), OAuthError> {
     let app = &principal.app_id;
-    let add = format!("s2sd service-principal credential add --tenant {realm} --app-id {app} --type symmetric");
+    // Only refusals name the command; a granted request does not format it.
+    let add = || format!("s2sd service-principal credential add --tenant {realm} --app-id {app} --type symmetric");
     if principal.secrets.is_empty() {
         return Err(OAuthError::new(
             ErrorCode::InvalidClient,
             7000215,
-            format!("service principal {app}@{realm} has no client secret ({add})"),
+            format!("service principal {app}@{realm} has no client secret ({})", add()),
         ));
     }
     let credential = snapshot.matching_secret(principal, secret).ok_or_else(|| {
@@ -649,8 +653,9 @@ fn check_secret(
             ErrorCode::InvalidClient,
             7000215,
             format!(
-                "invalid client secret for {app}@{realm}: it matches none of its {} secret(s); secrets are shown only once, so add a new one if it is lost ({add})",
-                principal.secrets.len()
+                "invalid client secret for {app}@{realm}: it matches none of its {} secret(s); secrets are shown only once, so add a new one if it is lost ({})",
+                principal.secrets.len(),
+                add()
             ),
         )
     })?;
@@ -677,7 +682,7 @@ fn credential_dates(
     app: &str,
     realm: &str,
     now: UnixTime,
-    add: &str,
+    add: &dyn Fn() -> String,
     error: ErrorCode,
 ) -> Result<(), OAuthError> {
     if now < start {
@@ -695,8 +700,9 @@ fn credential_dates(
             error,
             7000222,
             format!(
-                "the {what} {id} of {app}@{realm} expired at {} ({add}; then s2sd service-principal credential remove --tenant {realm} --app-id {app} --id {id})",
-                crate::cli::rfc3339(end)
+                "the {what} {id} of {app}@{realm} expired at {} ({}; then s2sd service-principal credential remove --tenant {realm} --app-id {app} --id {id})",
+                crate::cli::rfc3339(end),
+                add()
             ),
         ));
     }
@@ -770,7 +776,7 @@ fn check_assertion(
             fail(number, format!("{e}{fix}"))
         })?;
     if let Some(c) = principal.certificate(&verified.x5t) {
-        credential_dates("certificate", &c.id, c.start_at, c.end_at, &app, realm, now, &add, error)?;
+        credential_dates("certificate", &c.id, c.start_at, c.end_at, &app, realm, now, &|| add.clone(), error)?;
     }
     let replay_key = format!("{realm}|{app}|{}", verified.replay_key);
     if authority.replayed(&replay_key, verified.expires_at, now) {
