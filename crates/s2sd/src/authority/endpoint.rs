@@ -449,12 +449,24 @@ async fn issue(
             check_secret(&snapshot, &principal, secret, realm, now)?;
             principal
         }
-        ClientAuth::ClientAssertion { client_id, assertion } => {
-            check_assertion(authority, tenant, client_id.as_deref(), assertion, &target(), now, ErrorCode::InvalidClient)?
-        }
-        ClientAuth::GrantAssertion { client_id, assertion } => {
-            check_assertion(authority, tenant, client_id.as_deref(), assertion, &target(), now, ErrorCode::InvalidGrant)?
-        }
+        ClientAuth::ClientAssertion { client_id, assertion } => check_assertion(
+            authority,
+            tenant,
+            client_id.as_deref(),
+            assertion,
+            &target(),
+            now,
+            ErrorCode::InvalidClient,
+        )?,
+        ClientAuth::GrantAssertion { client_id, assertion } => check_assertion(
+            authority,
+            tenant,
+            client_id.as_deref(),
+            assertion,
+            &target(),
+            now,
+            ErrorCode::InvalidGrant,
+        )?,
     };
     let (requested, audience) = resource(req, tenant)?;
     let key = state.issuer.identity().key.clone().ok_or_else(|| {
