@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 
 /// A mailbox user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct UserRecord {
     /// Lower-case GUID.
     pub id: String,
@@ -31,7 +31,7 @@ pub struct UserRecord {
 }
 
 /// One folder of a user's mailbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct FolderRecord {
     /// Opaque EWS folder id.
     pub id: String,
@@ -110,7 +110,7 @@ pub struct ItemRecord {
 }
 
 /// A role assignment: `role` granted to the mailbox user `user_id`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct RoleAssignmentRecord {
     /// `UserApplication` or `ArchiveApplication`.
     pub role: String,

@@ -31,6 +31,7 @@ use self::sqlite::SqliteStore;
 pub mod authority;
 mod crypto;
 pub mod mailbox;
+mod mailbox_rows;
 mod postgres;
 mod postgres_mailbox;
 mod sqlite;

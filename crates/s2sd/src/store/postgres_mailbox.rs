@@ -11,15 +11,11 @@
 //! ASCII-lower-cased value against the generated `*_key` columns. JSON lists are JSONB, written
 //! and read as text.
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sqlx::Row as _;
-use sqlx::postgres::PgRow;
-
 use super::mailbox::{
-    Address, FolderCounts, FolderRecord, ItemKind, ItemMove, ItemOrder, ItemPage, ItemRecord, MailboxDump,
-    MailboxStore, RoleAssignmentRecord, UserLookup, UserRecord,
+    FolderCounts, FolderRecord, ItemMove, ItemOrder, ItemPage, ItemRecord, MailboxDump, MailboxStore,
+    RoleAssignmentRecord, UserLookup, UserRecord,
 };
+use super::mailbox_rows::{folder_record, item_record, kind_text, role_assignment_record, to_json, user_record};
 use super::postgres::{PgStore, Tx};
 use super::{StoreError, duplicate_or};
 
@@ -437,99 +433,4 @@ async fn insert_role_assignment_row(tx: &mut Tx, record: &RoleAssignmentRecord) 
         .await
         .map_err(|e| duplicate_or(e, "role assignment", &format!("{} for {}", record.role, record.user_id)))?;
     Ok(())
-}
-
-fn user_record(row: &PgRow) -> Result<UserRecord, StoreError> {
-    Ok(UserRecord {
-        id: row.try_get("id")?,
-        smtp: row.try_get("smtp")?,
-        sip: row.try_get("sip")?,
-        upn: row.try_get("upn")?,
-        sid: row.try_get("sid")?,
-        display_name: row.try_get("display_name")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn folder_record(row: &PgRow) -> Result<FolderRecord, StoreError> {
-    Ok(FolderRecord {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        parent_id: row.try_get("parent_id")?,
-        distinguished: row.try_get("distinguished")?,
-        display_name: row.try_get("display_name")?,
-        folder_class: row.try_get("folder_class")?,
-        change_key: row.try_get("change_key")?,
-        position: row.try_get("position")?,
-    })
-}
-
-fn role_assignment_record(row: &PgRow) -> Result<RoleAssignmentRecord, StoreError> {
-    Ok(RoleAssignmentRecord {
-        role: row.try_get("role")?,
-        user_id: row.try_get("user_id")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn item_record(row: &PgRow) -> Result<ItemRecord, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    let sender: Option<String> = row.try_get("sender")?;
-    Ok(ItemRecord {
-        id: row.try_get("id")?,
-        change_key: row.try_get("change_key")?,
-        user_id: row.try_get("user_id")?,
-        folder_id: row.try_get("folder_id")?,
-        kind: match kind.as_str() {
-            "message" => ItemKind::Message,
-            "contact" => ItemKind::Contact,
-            other => {
-                return Err(StoreError::CorruptValue {
-                    table: "mailbox_items",
-                    column: "kind",
-                    detail: format!("unknown item kind `{other}`"),
-                });
-            }
-        },
-        item_class: row.try_get("item_class")?,
-        subject: row.try_get("subject")?,
-        body: row.try_get("body")?,
-        body_type: row.try_get("body_type")?,
-        sender: sender.as_deref().map(|s| from_json::<Address>(s, "sender")).transpose()?,
-        to: from_json(&row.try_get::<String, _>("to_recipients")?, "to_recipients")?,
-        cc: from_json(&row.try_get::<String, _>("cc_recipients")?, "cc_recipients")?,
-        bcc: from_json(&row.try_get::<String, _>("bcc_recipients")?, "bcc_recipients")?,
-        is_read: row.try_get("is_read")?,
-        given_name: row.try_get("given_name")?,
-        surname: row.try_get("surname")?,
-        display_name: row.try_get("display_name")?,
-        company_name: row.try_get("company_name")?,
-        job_title: row.try_get("job_title")?,
-        email_addresses: from_json(&row.try_get::<String, _>("email_addresses")?, "email_addresses")?,
-        im_addresses: from_json(&row.try_get::<String, _>("im_addresses")?, "im_addresses")?,
-        phone_numbers: from_json(&row.try_get::<String, _>("phone_numbers")?, "phone_numbers")?,
-        created_at: row.try_get("created_at")?,
-        modified_at: row.try_get("modified_at")?,
-        sent_at: row.try_get("sent_at")?,
-        received_at: row.try_get("received_at")?,
-    })
-}
-
-fn kind_text(kind: ItemKind) -> &'static str {
-    match kind {
-        ItemKind::Message => "message",
-        ItemKind::Contact => "contact",
-    }
-}
-
-fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| String::from("null"))
-}
-
-fn from_json<T: DeserializeOwned>(text: &str, column: &'static str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::CorruptValue {
-        table: "mailbox_items",
-        column,
-        detail: format!("not the expected JSON: {e}"),
-    })
 }

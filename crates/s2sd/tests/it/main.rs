@@ -12,6 +12,7 @@ mod mailbox;
 mod multi_node;
 mod oauth_config;
 mod partner_application;
+mod postgres;
 mod postgres_authority;
 mod postgres_mailbox;
 mod rollover;

@@ -4,76 +4,16 @@
 //! found through node 2's EWS, and the CLI lists it. Skipped (with a note) when
 //! `S2S_TEST_DATABASE_URL` is not set.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use sqlx::{Connection as _, Executor as _};
-
-use crate::support::{DEADLINE, EXCHANGE, Guard, LYNC, REALM, Site, USER, poll};
+use crate::postgres::{PgNode, with_postgres};
+use crate::support::{EXCHANGE, LYNC, REALM, USER};
 
 const MAILBOX: &str = "kenmyer@litwareinc.com";
 const SOAP_OPEN: &str = r#"<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><s:Header><t:RequestServerVersion Version="Exchange2016"/></s:Header><s:Body>"#;
 const SOAP_CLOSE: &str = "</s:Body></s:Envelope>";
 
-/// The shared store: its URL (with the test's schema) and key file.
-struct Pg {
-    store: String,
-    key_file: String,
-}
-
-/// A node on the shared store, killed when dropped.
-struct PgNode {
-    /// `http://127.0.0.1:<port>`.
-    base: String,
-    _process: Guard,
-}
-
-impl Pg {
-    /// `s2sd --store <pg> --store-key-file <key> args…`, its environment cleared of store settings.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(assert_cmd::cargo::cargo_bin!("s2sd"));
-        cmd.env_remove("S2S_STORE").env_remove("S2S_STORE_KEY_FILE").env_remove("S2S_LOG");
-        cmd.args(["--store", &self.store, "--store-key-file", &self.key_file]).args(args).stdin(Stdio::null());
-        cmd
-    }
-
-    /// Runs a CLI command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().unwrap();
-        assert!(out.status.success(), "`s2sd {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts `s2sd serve --insecure-http` on an ephemeral port; waits for its `Serving …` line.
-    fn serve(&self, dir: &Path, name: &str) -> PgNode {
-        let stdout = dir.join(format!("{name}.out"));
-        let stderr = dir.join(format!("{name}.err"));
-        let child = self
-            .command(&["serve", "--insecure-http", "--listen", "127.0.0.1:0"])
-            .stdout(std::fs::File::create(&stdout).unwrap())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut process = Guard(child);
-        let line = poll(&format!("the `Serving …` line of {name}"), DEADLINE, || {
-            if let Some(status) = process.0.try_wait().unwrap() {
-                panic!("{name} exited with {status}: {}", std::fs::read_to_string(&stderr).unwrap_or_default());
-            }
-            let text = std::fs::read_to_string(&stdout).unwrap_or_default();
-            text.lines().next().filter(|l| l.starts_with("Serving ")).map(str::to_owned)
-        });
-        let base = line["Serving ".len()..].split(' ').next().unwrap().to_owned();
-        assert!(base.starts_with("http://127.0.0.1:"), "{line}");
-        PgNode { base, _process: process }
-    }
-}
-
 impl PgNode {
-    /// `127.0.0.1:<port>`: the host its callers put in a token's audience.
-    fn authority(&self) -> &str {
-        self.base.strip_prefix("http://").unwrap()
-    }
-
     /// POSTs a SOAP body to `/EWS/Exchange.asmx` with the token; returns the status and the answer.
     fn ews(&self, token: &str, operation: &str) -> (u16, String) {
         let body = tempfile::NamedTempFile::new().unwrap();
@@ -93,42 +33,9 @@ impl PgNode {
     }
 }
 
-/// Runs `check` with a fresh schema of `S2S_TEST_DATABASE_URL` (dropped afterwards, whatever
-/// happens) and a store key file of its own; prints a note and returns when the URL is not set.
-fn with_postgres(check: impl FnOnce(&Site, &Pg)) {
-    let Some(database) = std::env::var("S2S_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
-        eprintln!("note: S2S_TEST_DATABASE_URL is not set; the PostgreSQL mailbox test is skipped");
-        return;
-    };
-    let site = Site::new();
-    let mut suffix = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut suffix).unwrap();
-    let schema = format!("s2s_it_mbx_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let admin = |sql: String| {
-        runtime.block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&database).await.unwrap();
-            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
-            conn.close().await.unwrap();
-        });
-    };
-    admin(format!("CREATE SCHEMA {schema}"));
-    let mut url = url::Url::parse(&database).unwrap();
-    url.query_pairs_mut().append_pair("options", &format!("-c search_path={schema}"));
-    let key_file = site.path("pg-store.key").to_str().unwrap().to_owned();
-    let pg = Pg { store: url.to_string(), key_file: key_file.clone() };
-    assert!(pg.command(&["store", "generate-key", "--out", &key_file]).status().unwrap().success());
-
-    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&site, &pg)));
-    admin(format!("DROP SCHEMA {schema} CASCADE"));
-    if let Err(panic) = checked {
-        std::panic::resume_unwind(panic);
-    }
-}
-
 #[test]
 fn an_item_written_through_one_node_is_read_through_another() {
-    with_postgres(|lync, pg| {
+    with_postgres("the PostgreSQL mailbox test", |lync, pg| {
         // The pool: its configuration, its issuer certificate and kenmyer's mailbox, made through the CLI.
         pg.ok(&["oauth-config", "set", "--realm", REALM, "--service-name", "exchange"]);
         pg.ok(&["certificate", "new"]);

@@ -12,7 +12,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use sqlx::{Connection as _, Executor as _};
 
 use crate::support::{
     DEADLINE, Guard, REALM, Site, curl, pem_to_der, poll, self_signed, sha1_upper_hex, x5t_from_thumbprint,
@@ -227,32 +226,11 @@ fn a_change_reaches_a_running_node_within_two_seconds_on_postgres() {
 /// Runs `check` on a fresh schema of `S2S_TEST_DATABASE_URL` (dropped afterwards, whatever
 /// happens) with a store key of its own; does nothing when the variable is not set.
 fn with_postgres(check: impl FnOnce(&Site, &Target)) {
-    let Some(database) = std::env::var("S2S_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
-        return;
-    };
+    let Some(database) = crate::postgres::database_url() else { return };
     let site = Site::new();
-    let mut suffix = [0u8; 6];
-    aws_lc_rs::rand::fill(&mut suffix).unwrap();
-    let schema = format!("s2s_it_{}", suffix.iter().map(|b| format!("{b:02x}")).collect::<String>());
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let admin = |sql: String| {
-        runtime.block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&database).await.unwrap();
-            conn.execute(sqlx::AssertSqlSafe(sql)).await.unwrap();
-            conn.close().await.unwrap();
-        });
-    };
-    admin(format!("CREATE SCHEMA {schema}"));
-    let mut url = url::Url::parse(&database).unwrap();
-    url.query_pairs_mut().append_pair("options", &format!("-c search_path={schema}"));
-    let key_file = site.path("store.key");
-    let key_arg = key_file.to_str().unwrap().to_owned();
-    let target = Target { store: url.to_string(), key_file: Some(key_arg.clone()) };
+    let schema = crate::postgres::Schema::new(&database);
+    let key_arg = site.path("store.key").to_str().unwrap().to_owned();
+    let target = Target { store: schema.url.clone(), key_file: Some(key_arg.clone()) };
     assert!(target.command(&["store", "generate-key", "--out", &key_arg]).status().unwrap().success());
-
-    let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&site, &target)));
-    admin(format!("DROP SCHEMA {schema} CASCADE"));
-    if let Err(panic) = checked {
-        std::panic::resume_unwind(panic);
-    }
+    check(&site, &target);
 }
