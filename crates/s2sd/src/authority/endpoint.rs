@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -214,19 +214,16 @@ pub fn parse_form(body: &[u8]) -> Result<TokenRequest, OAuthError> {
     Ok(req)
 }
 
-/// `POST /{realm}/tokens/OAuth/2`.
-pub async fn token(
-    State(state): State<AppState>,
-    Path(realm): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+/// `POST /{realm}/tokens/OAuth/2`. Takes the request whole: the `Uri` and `HeaderMap` extractors
+/// would copy them for every request.
+pub async fn token(State(state): State<AppState>, Path(realm): Path<String>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (uri, headers) = (&parts.uri, &parts.headers);
     let authority = Arc::clone(&state.authority);
     let Some(tenant) = authority.tenant(&realm) else {
         return refused(None, None, unknown_tenant(&realm));
     };
-    let req = match read_request(&headers, body).await {
+    let req = match read_request(headers, body).await {
         Ok(req) => req,
         Err(e) => return refused(Some(&tenant), None, e),
     };
@@ -240,7 +237,7 @@ pub async fn token(
     }
     // Built only for assertions, whose audience is the URL the client used.
     let target = || {
-        let host = request_authority(&uri, &headers);
+        let host = request_authority(uri, headers);
         let url = format!("{}://{host}{}", authority.scheme(), uri.path());
         Target { url_with_query: uri.query().map(|q| format!("{url}?{q}")), url, authority: host }
     };
