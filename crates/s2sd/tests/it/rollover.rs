@@ -371,7 +371,13 @@ async fn expiring_certificates_show_in_health_and_metrics() {
         ],
     )
     .await;
-    eventually("B applies the partner", || pair.b.state.trust.load().partner("Reports").is_some()).await;
+    // The version is advertised last: once B shows it, everything built from it (trust, schedule) is in place.
+    let want = s2sd::store::open(&pair.b_store).await.unwrap().version().await.unwrap();
+    eventually("B applies the partner", || {
+        pair.b.state.version.load(std::sync::atomic::Ordering::Acquire) >= want
+            && pair.b.state.trust.load().partner("Reports").is_some()
+    })
+    .await;
 
     let pem = std::fs::read(pair.b.tls_cert.as_ref().unwrap()).unwrap();
     let client = reqwest::Client::builder()
