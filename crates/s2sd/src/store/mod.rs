@@ -28,6 +28,14 @@ use self::crypto::KeySpec;
 use self::postgres::PgStore;
 use self::sqlite::SqliteStore;
 
+/// A statement assembled from a backend's column-list constants (never from input: every value is
+/// bound). Defined before the backend modules so that they all see it.
+macro_rules! dynamic {
+    ($($t:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($t)*))
+    };
+}
+
 pub mod authority;
 mod crypto;
 pub mod mailbox;

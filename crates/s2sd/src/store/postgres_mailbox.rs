@@ -19,13 +19,6 @@ use super::mailbox_rows::{folder_record, item_record, kind_text, role_assignment
 use super::postgres::{PgStore, Tx};
 use super::{StoreError, duplicate_or};
 
-/// A statement assembled from the column-list constants below (never from input: every value is bound).
-macro_rules! dynamic {
-    ($($t:tt)*) => {
-        sqlx::AssertSqlSafe(format!($($t)*))
-    };
-}
-
 const USER_COLUMNS: &str = "id, smtp, sip, upn, sid, display_name, created_at";
 const FOLDER_COLUMNS: &str = "id, user_id, parent_id, distinguished, display_name, folder_class, change_key, position";
 /// The columns written by an insert, in the order of [`insert_item`]'s parameters.

@@ -14,13 +14,6 @@ use super::{StoreError, duplicate_or};
 
 type Tx = Transaction<'static, Sqlite>;
 
-/// A statement assembled from the column-list constants below (never from input: every value is bound).
-macro_rules! dynamic {
-    ($($t:tt)*) => {
-        sqlx::AssertSqlSafe(format!($($t)*))
-    };
-}
-
 const USER_COLUMNS: &str = "id, smtp, sip, upn, sid, display_name, created_at";
 const FOLDER_COLUMNS: &str = "id, user_id, parent_id, distinguished, display_name, folder_class, change_key, position";
 const ITEM_COLUMNS: &str = "id, change_key, user_id, folder_id, kind, item_class, subject, body, body_type, sender, \

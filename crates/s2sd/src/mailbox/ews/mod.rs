@@ -65,8 +65,8 @@ impl From<SoapError> for Fault {
 
 /// The handler (behind `S2sLayer`: `Caller` answers the challenge when there is no token).
 pub async fn handle(State(state): State<AppState>, Caller(caller): Caller, headers: HeaderMap, body: Body) -> Response {
-    let store = std::sync::Arc::clone(&state.mailbox);
-    let principal = match mailbox::principal_of(&store, &caller).await {
+    let store = &state.mailbox;
+    let principal = match mailbox::principal_of(store, &caller).await {
         Ok(p) => p,
         Err(PrincipalError::Identity(e)) => {
             tracing::info!(partner = %caller.partner, reason = e.reason(), code = e.code(), detail = %e, "EWS caller refused");
@@ -88,7 +88,7 @@ pub async fn handle(State(state): State<AppState>, Caller(caller): Caller, heade
         }
     };
     let op = request.operation.name().to_owned();
-    let session = match open_session(&store, principal, &request, &headers).await {
+    let session = match open_session(store, principal, &request, &headers).await {
         Ok(s) => s,
         Err(Ok(fault)) => {
             tracing::info!(partner = %caller.partner, operation = %op, code = fault.code, detail = %fault.text, "EWS mailbox refused");
@@ -96,7 +96,7 @@ pub async fn handle(State(state): State<AppState>, Caller(caller): Caller, heade
         }
         Err(Err(e)) => return internal(&e),
     };
-    let ctx = ops::Ctx { store: &store, session: &session, now: state.clock.now() };
+    let ctx = ops::Ctx { store, session: &session, now: state.clock.now() };
     let result = match &request.operation {
         Operation::GetFolder(r) => ops::get_folder(&ctx, r).await,
         Operation::FindItem(r) => ops::find_item(&ctx, r).await,
