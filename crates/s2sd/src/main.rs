@@ -6,6 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 use s2sd::cli;
 
+/// mimalloc: per-thread heaps and free lists. The server allocates on one worker and frees on
+/// another (requests, responses, tokens); glibc's arenas then contend on their locks, which showed
+/// as 12 % of the token endpoint's CPU in `perf` (see docs/performance.md for the before/after).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let args = cli::Cli::parse();
