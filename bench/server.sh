@@ -6,14 +6,15 @@
 # is out of the comparison.
 #
 # Installs nginx and wrk (Debian packages) when missing. About 13 minutes after the release build
-# (SOAK_SECONDS=300, the default); QUICK=1 is a two-minute smoke run (3-second measurements, a
-# 20-second soak). Exits 0 when a target is missed (it is a measurement), non-zero when something
+# (SOAK_SECONDS=300, the default); QUICK=1 is a three-minute smoke run (3-second measurements,
+# three paced runs per p99, a 20-second soak). Exits 0 when a target is missed (it is a measurement), non-zero when something
 # failed to run.
 #
 #   bash bench/server.sh                       # full run
 #   QUICK=1 bash bench/server.sh               # smoke run
 #   SOAK_SECONDS=600 bash bench/server.sh      # longer soak
 #   NO_BUILD=1 bash bench/server.sh            # the release binary already built
+#   P99_RUNS=7 bash bench/server.sh            # more paced runs per p99 (the median is reported)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -1,5 +1,5 @@
 //! `s2sd`: token issuer, metadata publisher, partner trust store, validator and admin CLI.
-//! Thin: installs the crypto provider, parses the command line, sets up logging, dispatches.
+//! Thin: sets the allocator, installs the crypto provider, parses the command line, sets up logging, dispatches.
 
 use std::process::ExitCode;
 
