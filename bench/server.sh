@@ -265,6 +265,7 @@ PY
 }
 rate_of() { awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk-$1.txt"; }
 cpu_ticks() { awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; } # steal, all
+server_ticks() { awk '{print $14 + $15}' "/proc/$S2SD/stat"; } # the server's user + system CPU
 steal_pct() { # steal_pct <cpu_ticks before> <cpu_ticks after>: the hypervisor's share of the CPUs between
     echo "$1 $2" | awk '{print ($4 > $2) ? 100 * ($3 - $1) / ($4 - $2) : 0}'
 }
@@ -333,9 +334,10 @@ for name in whoami token-fresh token-same; do
         rate=$(seventy "$(rate_of "peak-$name-$i")")
         echo "$rate" >"$WORK/target-$name-$i"
         paced "$script" "$rate" "$WORK/paced-$name-$i.lua"
-        cpu_before=$(cpu_ticks)
+        cpu_before=$(cpu_ticks) server_before=$(server_ticks)
         run_wrk "p99-$name-$i" "$PACED_CONNECTIONS" "$DURATION" "$WORK/paced-$name-$i.lua" "$url"
         steal_pct "$cpu_before" "$(cpu_ticks)" >"$WORK/steal-$name-$i"
+        echo $(($(server_ticks) - server_before)) >"$WORK/server-cpu-$name-$i"
         paced /dev/null "$rate" "$WORK/paced-control-$name-$i.lua"
         run_wrk "control-$name-$i" "$PACED_CONNECTIONS" "$DURATION" "$WORK/paced-control-$name-$i.lua" "$NGINX_URL"
         if python3 -c 'import sys; a = list(map(float, sys.argv[1:])); sys.exit(0 if a[0] <= a[1] and a[2] <= a[3] else 1)' \
@@ -402,6 +404,8 @@ for n in ["whoami", "token-fresh", "token-same"]:
         r["asked"] = int(open(os.path.join(work, f"target-{n}-{i}")).read())
         r["control"] = wrk(f"control-{n}-{i}")["p99_ms"]
         r["steal"] = float(open(os.path.join(work, f"steal-{n}-{i}")).read())
+        ticks = int(open(os.path.join(work, f"server-cpu-{n}-{i}")).read())
+        r["cpu_us"] = ticks * 1e6 / os.sysconf("SC_CLK_TCK") / max(1, r["requests"])
         r["calm"] = r["control"] is not None and r["control"] <= control_ms and r["steal"] <= steal_max
         pairs.append(r)
     calm = [r for r in pairs if r["calm"]]
@@ -449,10 +453,11 @@ for name, label in [("whoami", "/s2s/whoami"), ("token-fresh", "token endpoint, 
     asked = [r["asked"] for r in p["runs"]]
     each = ", ".join(ms(r["p99_ms"]) + ("" if r["calm"] else " (stalled)") for r in p["runs"])
     steals = ", ".join(f"{r['steal']:.0f}" for r in p["runs"])
+    cpu = ", ".join(f"{r['cpu_us']:.0f}" for r in p["runs"])
     row(f"p99 latency, {label}, at 70% of peak (median of {p['counted']} of {len(p['runs'])} paced runs, each at 70% "
         f"of a peak measured just before it, {min(asked):,}–{max(asked):,}/s; p99 of each: {each} ms; nginx at the "
         f"same rate after each: {', '.join(ms(r['control']) for r in p['runs'])} ms; steal during each: "
-        f"{steals}%)",
+        f"{steals}%; server CPU per request in each: {cpu} µs)",
         f"{ms(p['p99_ms'])} ms", "", None, "≤ 10 ms", ok)
 idle = int(os.environ["IDLE_RSS_KB"]) / 1024
 hwm = int(os.environ["HWM_KB"]) / 1024
