@@ -80,15 +80,12 @@ enum ClientAuth {
         client_id: String,
         secret: Zeroizing<String>,
     },
-    /// RFC 7523 `client_assertion` (failures are `invalid_client`).
-    ClientAssertion {
+    /// A signed assertion: RFC 7523 `client_assertion` (failures are `invalid_client`) or the legacy
+    /// bearer assertion, which is the grant itself (failures are `invalid_grant`).
+    Assertion {
         client_id: Option<String>,
         assertion: String,
-    },
-    /// Legacy bearer assertion, which is the grant itself (failures are `invalid_grant`).
-    GrantAssertion {
-        client_id: Option<String>,
-        assertion: String,
+        failure: ErrorCode,
     },
 }
 
@@ -446,24 +443,9 @@ async fn issue(
             check_secret(&snapshot, &principal, secret, realm, now)?;
             principal
         }
-        ClientAuth::ClientAssertion { client_id, assertion } => check_assertion(
-            authority,
-            tenant,
-            client_id.as_deref(),
-            assertion,
-            &target(),
-            now,
-            ErrorCode::InvalidClient,
-        )?,
-        ClientAuth::GrantAssertion { client_id, assertion } => check_assertion(
-            authority,
-            tenant,
-            client_id.as_deref(),
-            assertion,
-            &target(),
-            now,
-            ErrorCode::InvalidGrant,
-        )?,
+        ClientAuth::Assertion { client_id, assertion, failure } => {
+            check_assertion(authority, tenant, client_id.as_deref(), assertion, &target(), now, *failure)?
+        }
     };
     let (requested, audience) = resource(req, tenant)?;
     let key = state.issuer.identity().key.clone().ok_or_else(|| {
@@ -556,7 +538,11 @@ fn client_auth(req: &TokenRequest) -> Result<ClientAuth, OAuthError> {
                         "client_assertion_type must be {CLIENT_ASSERTION_TYPE_JWT} (it is `{kind}`)"
                     )));
                 }
-                Ok(ClientAuth::ClientAssertion { client_id: req.client_id.clone(), assertion: assertion.clone() })
+                Ok(ClientAuth::Assertion {
+                    client_id: req.client_id.clone(),
+                    assertion: assertion.clone(),
+                    failure: ErrorCode::InvalidClient,
+                })
             }
             (None, Some(secret)) => {
                 let client_id =
@@ -580,7 +566,11 @@ fn client_auth(req: &TokenRequest) -> Result<ClientAuth, OAuthError> {
             .assertion
             .clone()
             .ok_or_else(|| missing(format!("grant_type {GRANT_JWT_BEARER_LEGACY} needs an assertion")))?;
-        return Ok(ClientAuth::GrantAssertion { client_id: req.client_id.clone(), assertion });
+        return Ok(ClientAuth::Assertion {
+            client_id: req.client_id.clone(),
+            assertion,
+            failure: ErrorCode::InvalidGrant,
+        });
     }
     Err(OAuthError::new(
         ErrorCode::UnsupportedGrantType,
