@@ -7,7 +7,7 @@ use serde::de::DeserializeOwned;
 use sqlx::{FromRow, Row};
 
 use super::StoreError;
-use super::mailbox::{Address, FolderRecord, ItemKind, ItemRecord, RoleAssignmentRecord, UserRecord};
+use super::mailbox::{Address, ItemKind, ItemRecord};
 
 /// A `mailbox_items` row as read (`kind` and the JSON lists still text).
 #[derive(FromRow)]
@@ -40,25 +40,9 @@ pub(super) struct ItemRow {
     received_at: Option<i64>,
 }
 
-pub(super) fn user_record<'r, R: Row>(row: &'r R) -> Result<UserRecord, StoreError>
-where
-    UserRecord: FromRow<'r, R>,
-{
-    Ok(UserRecord::from_row(row)?)
-}
-
-pub(super) fn folder_record<'r, R: Row>(row: &'r R) -> Result<FolderRecord, StoreError>
-where
-    FolderRecord: FromRow<'r, R>,
-{
-    Ok(FolderRecord::from_row(row)?)
-}
-
-pub(super) fn role_assignment_record<'r, R: Row>(row: &'r R) -> Result<RoleAssignmentRecord, StoreError>
-where
-    RoleAssignmentRecord: FromRow<'r, R>,
-{
-    Ok(RoleAssignmentRecord::from_row(row)?)
+/// A user, folder or role-assignment row as its record (those read straight into their `FromRow`).
+pub(super) fn record<'r, T: FromRow<'r, R>, R: Row>(row: &'r R) -> Result<T, StoreError> {
+    Ok(T::from_row(row)?)
 }
 
 pub(super) fn item_record<'r, R: Row>(row: &'r R) -> Result<ItemRecord, StoreError>

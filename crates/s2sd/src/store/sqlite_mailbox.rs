@@ -8,7 +8,7 @@ use super::mailbox::{
     FolderCounts, FolderRecord, ItemMove, ItemOrder, ItemPage, ItemRecord, MailboxDump, MailboxStore,
     RoleAssignmentRecord, UserLookup, UserRecord,
 };
-use super::mailbox_rows::{folder_record, item_record, kind_text, role_assignment_record, to_json, user_record};
+use super::mailbox_rows::{item_record, kind_text, record, to_json};
 use super::sqlite::SqliteStore;
 use super::{StoreError, duplicate_or};
 
@@ -36,7 +36,7 @@ impl MailboxStore for SqliteStore {
         let rows = sqlx::query(dynamic!("SELECT {USER_COLUMNS} FROM mailbox_users ORDER BY smtp COLLATE NOCASE, id"))
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(user_record).collect()
+        rows.iter().map(record).collect()
     }
 
     async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError> {
@@ -44,7 +44,7 @@ impl MailboxStore for SqliteStore {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(user_record).transpose()
+        row.as_ref().map(record).transpose()
     }
 
     async fn find_users(&self, lookup: &UserLookup) -> Result<Vec<UserRecord>, StoreError> {
@@ -63,7 +63,7 @@ impl MailboxStore for SqliteStore {
         .bind(lookup.sid.as_deref())
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(user_record).collect()
+        rows.iter().map(record).collect()
     }
 
     async fn insert_user(&self, user: &UserRecord, folders: &[FolderRecord]) -> Result<(), StoreError> {
@@ -99,7 +99,7 @@ impl MailboxStore for SqliteStore {
         .bind(user_id)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(folder_record).collect()
+        rows.iter().map(record).collect()
     }
 
     async fn folder(&self, id: &str) -> Result<Option<FolderRecord>, StoreError> {
@@ -107,7 +107,7 @@ impl MailboxStore for SqliteStore {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        row.as_ref().map(folder_record).transpose()
+        row.as_ref().map(record).transpose()
     }
 
     async fn folder_counts(&self, folder_id: &str) -> Result<FolderCounts, StoreError> {
@@ -265,7 +265,7 @@ impl MailboxStore for SqliteStore {
         let rows = sqlx::query("SELECT role, user_id, created_at FROM role_assignments ORDER BY role, user_id")
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(role_assignment_record).collect()
+        rows.iter().map(record).collect()
     }
 
     async fn roles_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
@@ -311,10 +311,10 @@ impl MailboxStore for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(MailboxDump {
-            users: users.iter().map(user_record).collect::<Result<_, _>>()?,
-            folders: folders.iter().map(folder_record).collect::<Result<_, _>>()?,
+            users: users.iter().map(record).collect::<Result<_, _>>()?,
+            folders: folders.iter().map(record).collect::<Result<_, _>>()?,
             items: items.iter().map(item_record).collect::<Result<_, _>>()?,
-            role_assignments: roles.iter().map(role_assignment_record).collect::<Result<_, _>>()?,
+            role_assignments: roles.iter().map(record).collect::<Result<_, _>>()?,
         })
     }
 
