@@ -740,14 +740,17 @@ fn check_assertion(
         }
     }
     let principal = client_principal(tenant, &app)?;
-    let add = format!(
-        "s2sd service-principal credential add --tenant {realm} --app-id {app} --type asymmetric --usage verify --certificate FILE"
-    );
+    // Only refusals name the command, as in check_secret.
+    let add = || {
+        format!(
+            "s2sd service-principal credential add --tenant {realm} --app-id {app} --type asymmetric --usage verify --certificate FILE"
+        )
+    };
     let keys = principal.assertion_keys();
     if keys.is_empty() {
         return Err(fail(
             700027,
-            format!("service principal {app}@{realm} has no certificate to verify assertions with ({add})"),
+            format!("service principal {app}@{realm} has no certificate to verify assertions with ({})", add()),
         ));
     }
     let (host, _) = s2s::principal::split_authority(&target.authority);
@@ -765,7 +768,7 @@ fn check_assertion(
                 _ => 700027,
             };
             let fix = match &e {
-                AssertionError::UnknownCertificate { .. } => format!(" ({add})"),
+                AssertionError::UnknownCertificate { .. } => format!(" ({})", add()),
                 AssertionError::LifetimeTooLong { .. } => {
                     " (sign assertions that expire within minutes: Exchange uses 10 min)".to_owned()
                 }
@@ -775,7 +778,7 @@ fn check_assertion(
             fail(number, format!("{e}{fix}"))
         })?;
     if let Some(c) = principal.certificate(&verified.x5t) {
-        credential_dates("certificate", &c.id, c.start_at, c.end_at, &app, realm, now, &|| add.clone(), error)?;
+        credential_dates("certificate", &c.id, c.start_at, c.end_at, &app, realm, now, &add, error)?;
     }
     let replay_key = format!("{realm}|{app}|{}", verified.replay_key);
     if authority.replayed(&replay_key, verified.expires_at, now) {
