@@ -266,7 +266,8 @@ p99 = re.search(r"99%\s+(\S+)", t)
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 sock = re.search(r"Socket errors: (.*)", t)
 print(f"   {float(rate):,.0f} req/s, p99 {p99.group(1) if p99 else '?'}, non-2xx {bad.group(1) if bad else 0}"
-      + (f", socket errors: {sock.group(1)}" if sock else "") + (f", other programs started {tasks} tasks" if tasks else ""))
+      + (f", socket errors: {sock.group(1)}" if sock else "")
+      + (f", other programs started {tasks} tasks" if tasks else ""))
 PY
 }
 # Processes and threads started on the machine since boot (/proc/stat), into TASKS. Builtins only, so
@@ -349,12 +350,11 @@ openssl_sign 2
 # - The control runs after its paced run, so it misses a short stall during it. The third check does
 #   not: the tasks (processes and threads) that other programs started during the paced run and the
 #   peak run just before it (a program that starts near the end of the peak run still runs in the
-#   paced one). A
-#   program starting up on the same two cores is what such a stall was, seen here: RabbitMQ's epmd
-#   check starts an Erlang VM about once a minute, about 30 tasks that take both cores for ~100 ms,
-#   and every 10-s fresh-token run it overlapped had a p99 of 17-35 ms against 3-5 ms for the others.
-#   One task now and then (a PostgreSQL autovacuum worker) is not a stall: up to OTHER_TASKS count
-#   as calm.
+#   paced one). A program starting up on the same two cores is what such a stall was, seen here:
+#   RabbitMQ's epmd check starts an Erlang VM about once a minute, about 30 tasks that take both cores
+#   for ~100 ms, and most 10-s fresh-token runs it overlapped had a p99 of 17-50 ms against 3-5 ms for
+#   the others. One task now and then (a PostgreSQL autovacuum worker) is not a stall: up to
+#   OTHER_TASKS count as calm.
 for name in whoami token-fresh token-same; do
     script=$WORK/whoami.lua
     [ "$name" = whoami ] || script=$WORK/$name.lua
@@ -488,7 +488,8 @@ for name, label in [("whoami", "/s2s/whoami"), ("token-fresh", "token endpoint, 
     row(f"p99 latency, {label}, at 70% of peak (median of {p['counted']} of {len(p['runs'])} paced runs, each at 70% "
         f"of a peak measured just before it, {min(asked):,}–{max(asked):,}/s; p99 of each: {each} ms; nginx at the "
         f"same rate after each: {', '.join(ms(r['control']) for r in p['runs'])} ms; steal during each: "
-        f"{steals}%; tasks other programs started during each and its peak run: {tasks}; server CPU per request in each: {cpu} µs)",
+        f"{steals}%; tasks other programs started during each and its peak run: {tasks}; server CPU per request "
+        f"in each: {cpu} µs)",
         f"{ms(p['p99_ms'])} ms", "", None, "≤ 10 ms", ok)
 idle = int(os.environ["IDLE_RSS_KB"]) / 1024
 hwm = int(os.environ["HWM_KB"]) / 1024
