@@ -256,11 +256,12 @@ run_wrk() { # run_wrk <name> <connections> <seconds> <script|-> <url>
     wrk -t"$THREADS" -c"$conns" -d"${secs}s" --timeout 5s --latency "${args[@]}" "$url" >"$WORK/wrk-$name.txt" 2>&1 ||
         die "wrk $name failed: $(cat "$WORK/wrk-$name.txt")"
     tasks_started
-    echo $((TASKS - before - 1 - THREADS)) >"$WORK/tasks-$name" # wrk itself is one process with THREADS threads
-    python3 - "$WORK/wrk-$name.txt" "$WORK/tasks-$name" <<'PY' >&2
+    local others=$((TASKS - before - 1 - THREADS)) # wrk itself is one process with THREADS threads
+    echo "$others" >"$WORK/tasks-$name"
+    python3 - "$WORK/wrk-$name.txt" "$others" <<'PY' >&2
 import re, sys
 t = open(sys.argv[1]).read()
-tasks = int(open(sys.argv[2]).read())
+tasks = int(sys.argv[2])
 rate = re.search(r"Requests/sec:\s*([\d.]+)", t).group(1)
 p99 = re.search(r"99%\s+(\S+)", t)
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
