@@ -2,6 +2,7 @@
 //! The binary (`main.rs`) only parses the command line and dispatches here; tests drive the same
 //! code in-process.
 
+pub mod admin;
 pub mod authority;
 pub mod cli;
 pub mod connectivity;
@@ -11,4 +12,5 @@ pub mod mailbox;
 pub mod outbound;
 pub mod server;
 pub mod store;
+pub mod timestamp;
 pub mod trust;

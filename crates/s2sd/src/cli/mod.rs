@@ -219,16 +219,4 @@ impl Printer {
     }
 }
 
-/// The current time from the system clock (the CLI's only clock).
-pub fn now() -> i64 {
-    use s2s::clock::Clock as _;
-    s2s::clock::SystemClock.now()
-}
-
-/// Formats Unix seconds as RFC 3339.
-pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| t.to_string())
-}
+pub use crate::timestamp::{now, rfc3339};

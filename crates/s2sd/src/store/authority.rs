@@ -15,6 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::transaction::ConfigTransaction;
 
 /// A tenant of the authority: a realm with its own metadata document and token endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,8 +113,16 @@ pub trait AuthorityStore: Send + Sync + 'static {
 
     async fn tenant(&self, realm: &str) -> Result<Option<TenantRecord>, StoreError>;
 
+    /// Starts a write transaction on the configuration (the same as [`super::Store::write`]).
+    async fn write_authority(&self) -> Result<Box<dyn ConfigTransaction>, StoreError>;
+
     /// [`StoreError::Duplicate`] when the realm exists.
-    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError>;
+    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
+        let mut tx = self.write_authority().await?;
+        tx.insert_tenant(tenant).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// The tenant's service principals with their SPNs, ordered by app id.
     async fn service_principals(&self, tenant: &str) -> Result<Vec<ServicePrincipalRecord>, StoreError>;
@@ -123,22 +132,53 @@ pub trait AuthorityStore: Send + Sync + 'static {
 
     /// Inserts a principal with its SPNs. [`StoreError::Duplicate`] when the app id exists in the
     /// tenant; [`StoreError::NotFound`] when the tenant does not exist.
-    async fn insert_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<(), StoreError>;
+    async fn insert_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
+        let mut tx = self.write_authority().await?;
+        tx.insert_service_principal(principal).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// Replaces display name, enabled flag, SPNs and `updated_at` of the principal. false when absent.
-    async fn update_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<bool, StoreError>;
+    async fn update_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<bool, StoreError> {
+        let mut tx = self.write_authority().await?;
+        if !tx.update_service_principal(principal).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 
     /// Removes a principal with its SPNs and credentials. false when absent.
-    async fn remove_service_principal(&self, tenant: &str, app_id: &str) -> Result<bool, StoreError>;
+    async fn remove_service_principal(&self, tenant: &str, app_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_authority().await?;
+        if !tx.remove_service_principal(tenant, app_id).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 
     /// The principal's credentials, oldest first.
     async fn credentials(&self, tenant: &str, app_id: &str) -> Result<Vec<CredentialRecord>, StoreError>;
 
     /// [`StoreError::NotFound`] when the principal does not exist; [`StoreError::Duplicate`] on an id clash.
-    async fn insert_credential(&self, credential: &CredentialRecord) -> Result<(), StoreError>;
+    async fn insert_credential(&self, credential: &CredentialRecord) -> Result<(), StoreError> {
+        let mut tx = self.write_authority().await?;
+        tx.insert_credential(credential).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// Removes the credential `id` of the principal. false when absent.
-    async fn remove_credential(&self, tenant: &str, app_id: &str, id: &str) -> Result<bool, StoreError>;
+    async fn remove_credential(&self, tenant: &str, app_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_authority().await?;
+        if !tx.remove_credential(tenant, app_id, id).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 
     /// The pepper of the secret hashes: the stored one, or `candidate` stored now when there is
     /// none yet (the first caller wins; every caller gets the stored value).

@@ -39,6 +39,7 @@ macro_rules! dynamic {
 pub mod authority;
 mod crypto;
 pub mod mailbox;
+pub mod transaction;
 mod mailbox_rows;
 mod postgres;
 mod postgres_mailbox;
@@ -48,6 +49,10 @@ pub use s2s::partner::PartnerKind;
 mod postgres_authority;
 mod sqlite_authority;
 mod sqlite_mailbox;
+mod sqlite_transaction;
+mod postgres_transaction;
+
+pub use self::transaction::ConfigTransaction;
 
 /// Our own OAuth identity (`Set-CsOAuthConfiguration`, `Set-AuthConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -264,8 +269,17 @@ pub trait Store: Send + Sync + 'static {
 
     async fn oauth_config(&self) -> Result<Option<OAuthConfig>, StoreError>;
 
+    /// Starts a write transaction on the configuration (see [`ConfigTransaction`]): it holds the
+    /// writers' lock until it commits or is dropped.
+    async fn write(&self) -> Result<Box<dyn ConfigTransaction>, StoreError>;
+
     /// Creates or replaces our OAuth configuration.
-    async fn set_oauth_config(&self, config: &OAuthConfig) -> Result<(), StoreError>;
+    async fn set_oauth_config(&self, config: &OAuthConfig) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        tx.set_oauth_config(config).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// Our certificates, ordered: current, next, previous, then by `created_at`.
     async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError>;
@@ -296,17 +310,38 @@ pub trait Store: Send + Sync + 'static {
     async fn partner(&self, name: &str) -> Result<Option<PartnerRecord>, StoreError>;
 
     /// [`StoreError::Duplicate`] on a name clash (case-insensitive).
-    async fn insert_partner(&self, record: &PartnerRecord) -> Result<(), StoreError>;
+    async fn insert_partner(&self, record: &PartnerRecord) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        tx.insert_partner(record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// Replaces the stored partner named `record.name` (case-insensitive) wholly, certificates
     /// included (the stored name takes the case of `record.name`). false when absent.
-    async fn update_partner(&self, record: &PartnerRecord) -> Result<bool, StoreError>;
+    async fn update_partner(&self, record: &PartnerRecord) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        if !tx.update_partner(record).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 
     /// Removes the partner and its certificates. false when absent.
-    async fn remove_partner(&self, name: &str) -> Result<bool, StoreError>;
+    async fn remove_partner(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        if !tx.remove_partner(name).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 
-    /// Records a metadata fetch: time and status always; certificates replaced only when Some.
-    /// `updated_at` is left alone (it tracks admin changes). false when the partner is absent.
+    /// Records a node's metadata fetch: time and status always; certificates replaced only when
+    /// Some. A fetch result is not configuration: the version is not bumped (other nodes fetch for
+    /// themselves and do not reload for it), and `updated_at` is left alone (it tracks admin
+    /// changes). false when the partner is absent.
     async fn record_metadata_fetch(
         &self,
         name: &str,
@@ -702,7 +737,7 @@ mod authority_tests;
 #[cfg(test)]
 mod mailbox_tests;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// How a partner kind is stored.
 fn kind_text(kind: PartnerKind) -> &'static str {

@@ -25,6 +25,8 @@ use sqlx::{ConnectOptions as _, Connection as _, PgExecutor, Postgres, Transacti
 use tokio::sync::{Notify, watch};
 
 use super::crypto::{KeyCheck, KeySpec, StoreKey};
+use super::postgres_transaction::PgTransaction;
+use super::transaction::ConfigTransaction;
 use super::{
     AutoRenew, CertificateRecord, CertificateRole, CertificateRow, KeyCheckRow, OAuthConfig, PartnerRecord, Snapshot,
     Store, StoreError, certificate_record, duplicate_or, redact_password,
@@ -68,7 +70,7 @@ struct Changes {
 }
 
 #[derive(sqlx::FromRow)]
-struct OAuthConfigRow {
+pub(super) struct OAuthConfigRow {
     realm: String,
     service_name: String,
     hostnames: Vec<String>,
@@ -79,7 +81,7 @@ struct OAuthConfigRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct PartnerRow {
+pub(super) struct PartnerRow {
     name: String,
     application_id: String,
     realm: String,
@@ -103,7 +105,7 @@ struct PartnerRow {
 /// A write transaction (started by [`PgStore::begin_write`]) or a plain one.
 pub(super) type Tx = Transaction<'static, Postgres>;
 
-const PARTNER_COLUMNS: &str = "SELECT name, application_id, realm, metadata_url, trust_level, enabled, \
+pub(super) const PARTNER_COLUMNS: &str = "SELECT name, application_id, realm, metadata_url, trust_level, enabled, \
      allow_http_metadata, tls_ca_pem, \
      ARRAY(SELECT c.der FROM partner_certificates c WHERE c.partner_id = p.id ORDER BY c.position) AS certificates, \
      metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
@@ -248,20 +250,8 @@ impl Store for PgStore {
     }
 
     async fn oauth_config(&self) -> Result<Option<OAuthConfig>, StoreError> {
-        let row = sqlx::query_as::<_, OAuthConfigRow>(
-            "SELECT realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
-                 auto_renew_before_days, auto_renew_lead_days \
-             FROM oauth_config WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query_as::<_, OAuthConfigRow>(OAUTH_CONFIG_SELECT).fetch_optional(&self.pool).await?;
         row.map(OAuthConfig::try_from).transpose()
-    }
-
-    async fn set_oauth_config(&self, config: &OAuthConfig) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        upsert_oauth_config(&mut tx, config).await?;
-        Self::bump_and_commit(tx).await
     }
 
     async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
@@ -341,67 +331,8 @@ impl Store for PgStore {
         Ok(row.map(PartnerRecord::from))
     }
 
-    async fn insert_partner(&self, record: &PartnerRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let id = insert_partner_row(&mut tx, record).await?;
-        insert_partner_certificates(&mut tx, id, &record.certificates).await?;
-        Self::bump_and_commit(tx).await
-    }
-
-    async fn update_partner(&self, record: &PartnerRecord) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let id = sqlx::query_scalar::<_, i64>(
-            "UPDATE partners SET name = $1, application_id = $2, realm = $3, metadata_url = $4, trust_level = $5, \
-                 enabled = $6, allow_http_metadata = $7, tls_ca_pem = $8, metadata_fetched_at = $9, \
-                 metadata_status = $10, metadata_refresh_interval = $11, linked_account = $12, \
-                 accept_security_identifier_information = $13, kind = $14, use_auth_server = $15, created_at = $16, \
-                 updated_at = $17 \
-             WHERE name_key = $18 RETURNING id",
-        )
-        .bind(&record.name)
-        .bind(&record.application_id)
-        .bind(&record.realm)
-        .bind(record.metadata_url.as_deref())
-        .bind(&record.trust_level)
-        .bind(record.enabled)
-        .bind(record.allow_http_metadata)
-        .bind(record.tls_ca_pem.as_deref())
-        .bind(record.metadata_fetched_at)
-        .bind(record.metadata_status.as_deref())
-        .bind(record.metadata_refresh_interval)
-        .bind(record.linked_account.as_deref())
-        .bind(record.accept_security_identifier_information)
-        .bind(super::kind_text(record.kind))
-        .bind(record.use_auth_server)
-        .bind(record.created_at)
-        .bind(record.updated_at)
-        .bind(record.name.to_ascii_lowercase())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = id else {
-            tx.rollback().await?;
-            return Ok(false);
-        };
-        sqlx::query("DELETE FROM partner_certificates WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;
-        insert_partner_certificates(&mut tx, id, &record.certificates).await?;
-        Self::bump_and_commit(tx).await?;
-        Ok(true)
-    }
-
-    async fn remove_partner(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // The certificates go with it (ON DELETE CASCADE).
-        let removed = sqlx::query("DELETE FROM partners WHERE name_key = $1")
-            .bind(name.to_ascii_lowercase())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        Self::bump_and_commit(tx).await?;
-        Ok(true)
+    async fn write(&self) -> Result<Box<dyn ConfigTransaction>, StoreError> {
+        Ok(Box::new(PgTransaction { tx: self.begin_write().await? }))
     }
 
     async fn record_metadata_fetch(
@@ -428,7 +359,8 @@ impl Store for PgStore {
             sqlx::query("DELETE FROM partner_certificates WHERE partner_id = $1").bind(id).execute(&mut *tx).await?;
             insert_partner_certificates(&mut tx, id, certificates).await?;
         }
-        Self::bump_and_commit(tx).await?;
+        // A fetch result is not configuration: no version bump, so nodes do not reload for it.
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -622,6 +554,11 @@ async fn listen(pool: PgPool, schema: String, changes: Arc<Changes>) {
     }
 }
 
+/// Our OAuth configuration row.
+pub(super) const OAUTH_CONFIG_SELECT: &str = "SELECT realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
+         auto_renew_before_days, auto_renew_lead_days \
+     FROM oauth_config WHERE id = 1";
+
 /// Takes the writers' lock: the version row, until the transaction ends.
 async fn lock_version(tx: &mut Tx) -> Result<(), StoreError> {
     sqlx::query("SELECT version FROM config_version WHERE id = 1 FOR UPDATE").execute(&mut **tx).await?;
@@ -636,7 +573,7 @@ async fn key_check<'e>(executor: impl PgExecutor<'e>) -> Result<Option<KeyCheck>
     Ok(row.map(KeyCheck::from))
 }
 
-async fn upsert_oauth_config(tx: &mut Tx, config: &OAuthConfig) -> Result<(), StoreError> {
+pub(super) async fn upsert_oauth_config(tx: &mut Tx, config: &OAuthConfig) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_config \
              (id, realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
@@ -694,7 +631,7 @@ async fn insert_certificate(
 
 /// Inserts the partner row (not its certificates) and returns its id; a name clash is
 /// [`StoreError::Duplicate`].
-async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<i64, StoreError> {
+pub(super) async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<i64, StoreError> {
     let id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
              allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
@@ -725,7 +662,7 @@ async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<i64, 
 }
 
 /// Inserts a partner's certificates, in order, in one statement.
-async fn insert_partner_certificates(tx: &mut Tx, partner_id: i64, certificates: &[Vec<u8>]) -> Result<(), StoreError> {
+pub(super) async fn insert_partner_certificates(tx: &mut Tx, partner_id: i64, certificates: &[Vec<u8>]) -> Result<(), StoreError> {
     if certificates.is_empty() {
         return Ok(());
     }

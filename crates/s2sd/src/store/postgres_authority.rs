@@ -17,9 +17,10 @@ use super::authority::{
     check_import, contents,
 };
 use super::postgres::{PgStore, Tx};
+use super::transaction::ConfigTransaction;
 
 #[derive(sqlx::FromRow)]
-struct TenantRow {
+pub(super) struct TenantRow {
     realm: String,
     name: String,
     created_at: i64,
@@ -37,7 +38,7 @@ struct PrincipalRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct CredentialRow {
+pub(super) struct CredentialRow {
     id: String,
     tenant: String,
     app_id: String,
@@ -58,7 +59,7 @@ const PRINCIPAL_COLUMNS: &str = "SELECT tenant, app_id, display_name, enabled, \
      created_at, updated_at \
      FROM authority_service_principals p";
 
-const CREDENTIAL_COLUMNS: &str = "SELECT id, tenant, app_id, kind, usage, secret_hash, certificate_der, thumbprint, \
+pub(super) const CREDENTIAL_COLUMNS: &str = "SELECT id, tenant, app_id, kind, usage, secret_hash, certificate_der, thumbprint, \
      start_at, end_at, created_at FROM authority_credentials";
 
 #[async_trait::async_trait]
@@ -109,12 +110,6 @@ impl AuthorityStore for PgStore {
         Ok(row.map(TenantRecord::from))
     }
 
-    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        insert_tenant_row(&mut tx, tenant).await?;
-        Self::bump_and_commit(tx).await
-    }
-
     async fn service_principals(&self, tenant: &str) -> Result<Vec<ServicePrincipalRecord>, StoreError> {
         let rows = sqlx::query_as::<_, PrincipalRow>(sqlx::AssertSqlSafe(format!(
             "{PRINCIPAL_COLUMNS} WHERE tenant_key = $1 ORDER BY app_id_key"
@@ -133,67 +128,6 @@ impl AuthorityStore for PgStore {
         principal_in(self.pool(), tenant, app_id).await
     }
 
-    async fn insert_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let tenant_exists =
-            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM authority_tenants WHERE realm_key = $1)")
-                .bind(principal.tenant.to_ascii_lowercase())
-                .fetch_one(&mut *tx)
-                .await?;
-        if !tenant_exists {
-            tx.rollback().await?;
-            return Err(StoreError::NotFound { what: "tenant", name: principal.tenant.clone() });
-        }
-        insert_principal_row(&mut tx, principal).await?;
-        insert_spns(&mut tx, principal).await?;
-        Self::bump_and_commit(tx).await
-    }
-
-    async fn update_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let updated = sqlx::query(
-            "UPDATE authority_service_principals SET display_name = $1, enabled = $2, updated_at = $3 \
-             WHERE tenant_key = $4 AND app_id_key = $5",
-        )
-        .bind(&principal.display_name)
-        .bind(principal.enabled)
-        .bind(principal.updated_at)
-        .bind(principal.tenant.to_ascii_lowercase())
-        .bind(principal.app_id.to_ascii_lowercase())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM authority_spns WHERE tenant_key = $1 AND app_id_key = $2")
-            .bind(principal.tenant.to_ascii_lowercase())
-            .bind(principal.app_id.to_ascii_lowercase())
-            .execute(&mut *tx)
-            .await?;
-        insert_spns(&mut tx, principal).await?;
-        Self::bump_and_commit(tx).await?;
-        Ok(true)
-    }
-
-    async fn remove_service_principal(&self, tenant: &str, app_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // The SPNs and credentials go with it (ON DELETE CASCADE).
-        let removed = sqlx::query("DELETE FROM authority_service_principals WHERE tenant_key = $1 AND app_id_key = $2")
-            .bind(tenant.to_ascii_lowercase())
-            .bind(app_id.to_ascii_lowercase())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        Self::bump_and_commit(tx).await?;
-        Ok(true)
-    }
-
     async fn credentials(&self, tenant: &str, app_id: &str) -> Result<Vec<CredentialRecord>, StoreError> {
         sqlx::query_as::<_, CredentialRow>(sqlx::AssertSqlSafe(format!(
             "{CREDENTIAL_COLUMNS} WHERE tenant_key = $1 AND app_id_key = $2 ORDER BY created_at, id_key"
@@ -207,42 +141,8 @@ impl AuthorityStore for PgStore {
         .collect()
     }
 
-    async fn insert_credential(&self, credential: &CredentialRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        let principal_exists = sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM authority_service_principals WHERE tenant_key = $1 AND app_id_key = $2)",
-        )
-        .bind(credential.tenant.to_ascii_lowercase())
-        .bind(credential.app_id.to_ascii_lowercase())
-        .fetch_one(&mut *tx)
-        .await?;
-        if !principal_exists {
-            tx.rollback().await?;
-            return Err(StoreError::NotFound {
-                what: "service principal",
-                name: format!("{}@{}", credential.app_id, credential.tenant),
-            });
-        }
-        insert_credential_row(&mut tx, credential).await?;
-        Self::bump_and_commit(tx).await
-    }
-
-    async fn remove_credential(&self, tenant: &str, app_id: &str, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let removed =
-            sqlx::query("DELETE FROM authority_credentials WHERE tenant_key = $1 AND app_id_key = $2 AND id_key = $3")
-                .bind(tenant.to_ascii_lowercase())
-                .bind(app_id.to_ascii_lowercase())
-                .bind(id.to_ascii_lowercase())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        if removed == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        Self::bump_and_commit(tx).await?;
-        Ok(true)
+    async fn write_authority(&self) -> Result<Box<dyn ConfigTransaction>, StoreError> {
+        super::Store::write(self).await
     }
 
     async fn pepper_or_insert(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -336,7 +236,7 @@ async fn all_tenants<'e>(executor: impl PgExecutor<'e>) -> Result<Vec<TenantReco
     Ok(rows.into_iter().map(TenantRecord::from).collect())
 }
 
-async fn principal_in<'e>(
+pub(super) async fn principal_in<'e>(
     executor: impl PgExecutor<'e>,
     tenant: &str,
     app_id: &str,
@@ -358,7 +258,7 @@ async fn stored_pepper<'e>(executor: impl PgExecutor<'e>) -> Result<Option<Vec<u
 }
 
 /// A realm clash (case-insensitive) is [`StoreError::Duplicate`].
-async fn insert_tenant_row(tx: &mut Tx, tenant: &TenantRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_tenant_row(tx: &mut Tx, tenant: &TenantRecord) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO authority_tenants (realm, name, created_at) VALUES ($1, $2, $3)")
         .bind(&tenant.realm)
         .bind(&tenant.name)
@@ -370,7 +270,7 @@ async fn insert_tenant_row(tx: &mut Tx, tenant: &TenantRecord) -> Result<(), Sto
 }
 
 /// Inserts the principal's row (not its SPNs); an app id clash in the tenant is [`StoreError::Duplicate`].
-async fn insert_principal_row(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_principal_row(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO authority_service_principals (tenant, app_id, display_name, enabled, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -389,7 +289,7 @@ async fn insert_principal_row(tx: &mut Tx, principal: &ServicePrincipalRecord) -
 
 /// Inserts the principal's SPNs in one statement (duplicates, compared case-insensitively, are
 /// stored once: the first spelling wins, as with SQLite's `INSERT OR IGNORE`).
-async fn insert_spns(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_spns(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
     if principal.spns.is_empty() {
         return Ok(());
     }
@@ -407,7 +307,7 @@ async fn insert_spns(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<
 }
 
 /// [`StoreError::Duplicate`] on an id clash (case-insensitive).
-async fn insert_credential_row(tx: &mut Tx, credential: &CredentialRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_credential_row(tx: &mut Tx, credential: &CredentialRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO authority_credentials (id, tenant, app_id, kind, usage, secret_hash, certificate_der, \
          thumbprint, start_at, end_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -429,7 +329,7 @@ async fn insert_credential_row(tx: &mut Tx, credential: &CredentialRecord) -> Re
     Ok(())
 }
 
-fn credential_record(row: CredentialRow) -> Result<CredentialRecord, StoreError> {
+pub(super) fn credential_record(row: CredentialRow) -> Result<CredentialRecord, StoreError> {
     let kind = CredentialKind::parse(&row.kind).ok_or_else(|| StoreError::CorruptValue {
         table: "authority_credentials",
         column: "kind",

@@ -22,6 +22,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use super::crypto::{KeyCheck, KeySpec, StoreKey};
+use super::sqlite_transaction::SqliteTransaction;
+use super::transaction::ConfigTransaction;
 use super::{
     AutoRenew, CertificateRecord, CertificateRole, CertificateRow, KeyCheckRow, OAuthConfig, PartnerRecord, Snapshot,
     Store, StoreError, certificate_record, duplicate_or,
@@ -45,7 +47,7 @@ pub(super) struct SqliteStore {
 }
 
 #[derive(sqlx::FromRow)]
-struct OAuthConfigRow {
+pub(super) struct OAuthConfigRow {
     realm: String,
     service_name: String,
     hostnames: String,
@@ -56,7 +58,7 @@ struct OAuthConfigRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct PartnerRow {
+pub(super) struct PartnerRow {
     name: String,
     application_id: String,
     realm: String,
@@ -83,7 +85,7 @@ struct PartnerCertificateRow {
 }
 
 /// A transaction on a pooled connection (writes start theirs with [`SqliteStore::begin_write`]).
-type Tx = Transaction<'static, Sqlite>;
+pub(super) type Tx = Transaction<'static, Sqlite>;
 
 impl SqliteStore {
     /// Opens (creating if missing, with mode 0600 on unix) the SQLite file at `path`, migrates it
@@ -210,20 +212,8 @@ impl Store for SqliteStore {
     }
 
     async fn oauth_config(&self) -> Result<Option<OAuthConfig>, StoreError> {
-        let row = sqlx::query_as::<_, OAuthConfigRow>(
-            "SELECT realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
-                 auto_renew_before_days, auto_renew_lead_days \
-             FROM oauth_config WHERE id = 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query_as::<_, OAuthConfigRow>(OAUTH_CONFIG_SELECT).fetch_optional(&self.pool).await?;
         row.map(OAuthConfig::try_from).transpose()
-    }
-
-    async fn set_oauth_config(&self, config: &OAuthConfig) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        upsert_oauth_config(&mut tx, config).await?;
-        Self::bump_and_commit(tx).await
     }
 
     async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
@@ -289,114 +279,20 @@ impl Store for SqliteStore {
 
     async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query_as::<_, PartnerRow>(
-            "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
-                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
-                 accept_security_identifier_information, kind, use_auth_server, created_at, updated_at \
-             FROM partners ORDER BY name",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let certificates = sqlx::query_as::<_, PartnerCertificateRow>(
-            "SELECT partner_name, der FROM partner_certificates ORDER BY partner_name, position",
-        )
-        .fetch_all(&mut *tx)
-        .await?;
+        let partners = all_partners(&mut tx).await?;
         tx.commit().await?;
-
-        // Names are unique case-insensitively (ASCII, like SQLite's NOCASE), so group on that.
-        let mut by_partner: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
-        for row in certificates {
-            by_partner.entry(row.partner_name.to_ascii_lowercase()).or_default().push(row.der);
-        }
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                let certificates = by_partner.remove(&row.name.to_ascii_lowercase()).unwrap_or_default();
-                partner_record(row, certificates)
-            })
-            .collect())
+        Ok(partners)
     }
 
     async fn partner(&self, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query_as::<_, PartnerRow>(
-            "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
-                 tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
-                 accept_security_identifier_information, kind, use_auth_server, created_at, updated_at \
-             FROM partners WHERE name = ?",
-        )
-        .bind(name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.commit().await?;
-            return Ok(None);
-        };
-        let certificates = partner_certificates(&mut tx, name).await?;
+        let partner = partner_in(&mut tx, name).await?;
         tx.commit().await?;
-        Ok(Some(partner_record(row, certificates)))
+        Ok(partner)
     }
 
-    async fn insert_partner(&self, record: &PartnerRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        insert_partner_row(&mut tx, record).await?;
-        replace_partner_certificates(&mut tx, &record.name, &record.certificates).await?;
-        Self::bump_and_commit(tx).await
-    }
-
-    async fn update_partner(&self, record: &PartnerRecord) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // `name = ?` compares with the column's NOCASE collation; setting `name` takes the new
-        // spelling, and ON UPDATE CASCADE carries it to the certificates.
-        let updated = sqlx::query(
-            "UPDATE partners SET name = ?, application_id = ?, realm = ?, metadata_url = ?, trust_level = ?, \
-                 enabled = ?, allow_http_metadata = ?, tls_ca_pem = ?, metadata_fetched_at = ?, \
-                 metadata_status = ?, metadata_refresh_interval = ?, linked_account = ?, \
-                 accept_security_identifier_information = ?, kind = ?, use_auth_server = ?, created_at = ?, updated_at = ? \
-             WHERE name = ?",
-        )
-        .bind(&record.name)
-        .bind(&record.application_id)
-        .bind(&record.realm)
-        .bind(record.metadata_url.as_deref())
-        .bind(&record.trust_level)
-        .bind(record.enabled)
-        .bind(record.allow_http_metadata)
-        .bind(record.tls_ca_pem.as_deref())
-        .bind(record.metadata_fetched_at)
-        .bind(record.metadata_status.as_deref())
-        .bind(record.metadata_refresh_interval)
-        .bind(record.linked_account.as_deref())
-        .bind(record.accept_security_identifier_information)
-        .bind(super::kind_text(record.kind))
-        .bind(record.use_auth_server)
-        .bind(record.created_at)
-        .bind(record.updated_at)
-        .bind(&record.name)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        replace_partner_certificates(&mut tx, &record.name, &record.certificates).await?;
-        Self::bump_and_commit(tx).await?;
-        Ok(true)
-    }
-
-    async fn remove_partner(&self, name: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_write().await?;
-        // The certificates go with it (ON DELETE CASCADE).
-        let removed =
-            sqlx::query("DELETE FROM partners WHERE name = ?").bind(name).execute(&mut *tx).await?.rows_affected();
-        if removed == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        Self::bump_and_commit(tx).await?;
-        Ok(true)
+    async fn write(&self) -> Result<Box<dyn ConfigTransaction>, StoreError> {
+        Ok(Box::new(SqliteTransaction { tx: self.begin_write().await? }))
     }
 
     async fn record_metadata_fetch(
@@ -421,7 +317,8 @@ impl Store for SqliteStore {
         if let Some(certificates) = certificates {
             replace_partner_certificates(&mut tx, name, certificates).await?;
         }
-        Self::bump_and_commit(tx).await?;
+        // A fetch result is not configuration: no version bump, so nodes do not reload for it.
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -547,7 +444,7 @@ async fn key_check(conn: &mut SqliteConnection) -> Result<Option<KeyCheck>, Stor
     Ok(row.map(KeyCheck::from))
 }
 
-async fn upsert_oauth_config(tx: &mut Tx, config: &OAuthConfig) -> Result<(), StoreError> {
+pub(super) async fn upsert_oauth_config(tx: &mut Tx, config: &OAuthConfig) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_config \
              (id, realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
@@ -575,7 +472,7 @@ async fn upsert_oauth_config(tx: &mut Tx, config: &OAuthConfig) -> Result<(), St
 }
 
 /// Inserts the partner row (not its certificates); a name clash is [`StoreError::Duplicate`].
-async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
              allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
@@ -634,6 +531,50 @@ async fn insert_certificate(
     Ok(())
 }
 
+/// Our OAuth configuration row.
+pub(super) const OAUTH_CONFIG_SELECT: &str = "SELECT realm, service_name, hostnames, additional_realms, exchange_autodiscover_url, \
+         auto_renew_before_days, auto_renew_lead_days \
+     FROM oauth_config WHERE id = 1";
+
+/// The columns of a partner row.
+const PARTNER_SELECT: &str = "SELECT name, application_id, realm, metadata_url, trust_level, enabled, allow_http_metadata, \
+         tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, linked_account, \
+         accept_security_identifier_information, kind, use_auth_server, created_at, updated_at \
+     FROM partners";
+
+/// Every partner with its certificates, ordered by name, read in `tx`.
+pub(super) async fn all_partners(tx: &mut Tx) -> Result<Vec<PartnerRecord>, StoreError> {
+    let rows = sqlx::query_as::<_, PartnerRow>(dynamic!("{PARTNER_SELECT} ORDER BY name")).fetch_all(&mut **tx).await?;
+    let certificates = sqlx::query_as::<_, PartnerCertificateRow>(
+        "SELECT partner_name, der FROM partner_certificates ORDER BY partner_name, position",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    // Names are unique case-insensitively (ASCII, like SQLite's NOCASE), so group on that.
+    let mut by_partner: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
+    for row in certificates {
+        by_partner.entry(row.partner_name.to_ascii_lowercase()).or_default().push(row.der);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let certificates = by_partner.remove(&row.name.to_ascii_lowercase()).unwrap_or_default();
+            partner_record(row, certificates)
+        })
+        .collect())
+}
+
+/// The partner named `name` (compared case-insensitively) with its certificates, read in `tx`.
+pub(super) async fn partner_in(tx: &mut Tx, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
+    let row = sqlx::query_as::<_, PartnerRow>(dynamic!("{PARTNER_SELECT} WHERE name = ?"))
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let certificates = partner_certificates(tx, name).await?;
+    Ok(Some(partner_record(row, certificates)))
+}
+
 async fn partner_certificates(tx: &mut Tx, name: &str) -> Result<Vec<Vec<u8>>, StoreError> {
     let certificates = sqlx::query_scalar::<_, Vec<u8>>(
         "SELECT der FROM partner_certificates WHERE partner_name = ? ORDER BY position",
@@ -644,7 +585,7 @@ async fn partner_certificates(tx: &mut Tx, name: &str) -> Result<Vec<Vec<u8>>, S
     Ok(certificates)
 }
 
-async fn replace_partner_certificates(tx: &mut Tx, name: &str, certificates: &[Vec<u8>]) -> Result<(), StoreError> {
+pub(super) async fn replace_partner_certificates(tx: &mut Tx, name: &str, certificates: &[Vec<u8>]) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM partner_certificates WHERE partner_name = ?").bind(name).execute(&mut **tx).await?;
     for (position, der) in (0_i64..).zip(certificates) {
         sqlx::query("INSERT INTO partner_certificates (partner_name, position, der) VALUES (?, ?, ?)")

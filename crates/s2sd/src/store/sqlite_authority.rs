@@ -10,6 +10,7 @@ use super::authority::{
     check_import, contents,
 };
 use super::sqlite::SqliteStore;
+use super::transaction::ConfigTransaction;
 
 type Tx = Transaction<'static, Sqlite>;
 
@@ -112,19 +113,10 @@ impl AuthorityStore for SqliteStore {
     }
 
     async fn tenant(&self, realm: &str) -> Result<Option<TenantRecord>, StoreError> {
-        let row = sqlx::query_as::<_, (String, String, i64)>(
-            "SELECT realm, name, created_at FROM authority_tenants WHERE realm = ?",
-        )
-        .bind(realm)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(row.map(|(realm, name, created_at)| TenantRecord { realm, name, created_at }))
-    }
-
-    async fn insert_tenant(&self, tenant: &TenantRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_authority_write().await?;
-        insert_tenant_row(&mut tx, tenant).await?;
-        Self::bump_authority_and_commit(tx).await
+        let mut tx = self.pool().begin().await?;
+        let tenant = tenant_in(&mut tx, realm).await?;
+        tx.commit().await?;
+        Ok(tenant)
     }
 
     async fn service_principals(&self, tenant: &str) -> Result<Vec<ServicePrincipalRecord>, StoreError> {
@@ -156,98 +148,15 @@ impl AuthorityStore for SqliteStore {
         Ok(found)
     }
 
-    async fn insert_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_authority_write().await?;
-        if !tenant_exists(&mut tx, &principal.tenant).await? {
-            return Err(StoreError::NotFound { what: "tenant", name: principal.tenant.clone() });
-        }
-        insert_principal_row(&mut tx, principal).await?;
-        insert_spns(&mut tx, principal).await?;
-        Self::bump_authority_and_commit(tx).await
-    }
-
-    async fn update_service_principal(&self, principal: &ServicePrincipalRecord) -> Result<bool, StoreError> {
-        let mut tx = self.begin_authority_write().await?;
-        let updated = sqlx::query(
-            "UPDATE authority_service_principals SET display_name = ?, enabled = ?, updated_at = ? \
-             WHERE tenant = ? AND app_id = ?",
-        )
-        .bind(&principal.display_name)
-        .bind(principal.enabled)
-        .bind(principal.updated_at)
-        .bind(&principal.tenant)
-        .bind(&principal.app_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM authority_spns WHERE tenant = ? AND app_id = ?")
-            .bind(&principal.tenant)
-            .bind(&principal.app_id)
-            .execute(&mut *tx)
-            .await?;
-        insert_spns(&mut tx, principal).await?;
-        Self::bump_authority_and_commit(tx).await?;
-        Ok(true)
-    }
-
-    async fn remove_service_principal(&self, tenant: &str, app_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_authority_write().await?;
-        let removed = sqlx::query("DELETE FROM authority_service_principals WHERE tenant = ? AND app_id = ?")
-            .bind(tenant)
-            .bind(app_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed == 0 {
-            return Ok(false);
-        }
-        Self::bump_authority_and_commit(tx).await?;
-        Ok(true)
-    }
-
     async fn credentials(&self, tenant: &str, app_id: &str) -> Result<Vec<CredentialRecord>, StoreError> {
-        sqlx::query_as::<_, CredentialRow>(
-            "SELECT id, tenant, app_id, kind, usage, secret_hash, certificate_der, thumbprint, start_at, end_at, \
-             created_at FROM authority_credentials WHERE tenant = ? AND app_id = ? ORDER BY created_at, id",
-        )
-        .bind(tenant)
-        .bind(app_id)
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(credential_record)
-        .collect()
+        let mut tx = self.pool().begin().await?;
+        let credentials = credentials_of(&mut tx, tenant, app_id).await?;
+        tx.commit().await?;
+        Ok(credentials)
     }
 
-    async fn insert_credential(&self, credential: &CredentialRecord) -> Result<(), StoreError> {
-        let mut tx = self.begin_authority_write().await?;
-        if principal_in(&mut tx, &credential.tenant, &credential.app_id).await?.is_none() {
-            return Err(StoreError::NotFound {
-                what: "service principal",
-                name: format!("{}@{}", credential.app_id, credential.tenant),
-            });
-        }
-        insert_credential_row(&mut tx, credential).await?;
-        Self::bump_authority_and_commit(tx).await
-    }
-
-    async fn remove_credential(&self, tenant: &str, app_id: &str, id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.begin_authority_write().await?;
-        let removed = sqlx::query("DELETE FROM authority_credentials WHERE tenant = ? AND app_id = ? AND id = ?")
-            .bind(tenant)
-            .bind(app_id)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed == 0 {
-            return Ok(false);
-        }
-        Self::bump_authority_and_commit(tx).await?;
-        Ok(true)
+    async fn write_authority(&self) -> Result<Box<dyn ConfigTransaction>, StoreError> {
+        super::Store::write(self).await
     }
 
     async fn pepper_or_insert(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -318,7 +227,7 @@ async fn all_tenants(conn: &mut SqliteConnection) -> Result<Vec<TenantRecord>, S
     Ok(rows.into_iter().map(|(realm, name, created_at)| TenantRecord { realm, name, created_at }).collect())
 }
 
-async fn insert_tenant_row(tx: &mut Tx, tenant: &TenantRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_tenant_row(tx: &mut Tx, tenant: &TenantRecord) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO authority_tenants (realm, name, created_at) VALUES (?, ?, ?)")
         .bind(&tenant.realm)
         .bind(&tenant.name)
@@ -330,7 +239,7 @@ async fn insert_tenant_row(tx: &mut Tx, tenant: &TenantRecord) -> Result<(), Sto
 }
 
 /// Inserts the principal's row (not its SPNs); an app id clash in the tenant is [`StoreError::Duplicate`].
-async fn insert_principal_row(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_principal_row(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO authority_service_principals (tenant, app_id, display_name, enabled, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -347,7 +256,7 @@ async fn insert_principal_row(tx: &mut Tx, principal: &ServicePrincipalRecord) -
     Ok(())
 }
 
-async fn insert_credential_row(tx: &mut Tx, credential: &CredentialRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_credential_row(tx: &mut Tx, credential: &CredentialRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO authority_credentials (id, tenant, app_id, kind, usage, secret_hash, certificate_der, \
          thumbprint, start_at, end_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -369,15 +278,33 @@ async fn insert_credential_row(tx: &mut Tx, credential: &CredentialRecord) -> Re
     Ok(())
 }
 
-async fn tenant_exists(tx: &mut Tx, realm: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM authority_tenants WHERE realm = ?")
-        .bind(realm)
-        .fetch_one(&mut **tx)
-        .await?
-        > 0)
+/// The tenant with this realm, read in `tx`.
+pub(super) async fn tenant_in(tx: &mut Tx, realm: &str) -> Result<Option<TenantRecord>, StoreError> {
+    let row = sqlx::query_as::<_, (String, String, i64)>(
+        "SELECT realm, name, created_at FROM authority_tenants WHERE realm = ?",
+    )
+    .bind(realm)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|(realm, name, created_at)| TenantRecord { realm, name, created_at }))
 }
 
-async fn principal_in(tx: &mut Tx, tenant: &str, app_id: &str) -> Result<Option<ServicePrincipalRecord>, StoreError> {
+/// The principal's credentials, oldest first, read in `tx`.
+pub(super) async fn credentials_of(tx: &mut Tx, tenant: &str, app_id: &str) -> Result<Vec<CredentialRecord>, StoreError> {
+    sqlx::query_as::<_, CredentialRow>(
+        "SELECT id, tenant, app_id, kind, usage, secret_hash, certificate_der, thumbprint, start_at, end_at, \
+         created_at FROM authority_credentials WHERE tenant = ? AND app_id = ? ORDER BY created_at, id",
+    )
+    .bind(tenant)
+    .bind(app_id)
+    .fetch_all(&mut **tx)
+    .await?
+    .into_iter()
+    .map(credential_record)
+    .collect()
+}
+
+pub(super) async fn principal_in(tx: &mut Tx, tenant: &str, app_id: &str) -> Result<Option<ServicePrincipalRecord>, StoreError> {
     let row = sqlx::query_as::<_, PrincipalRow>(
         "SELECT tenant, app_id, display_name, enabled, created_at, updated_at FROM authority_service_principals \
          WHERE tenant = ? AND app_id = ?",
@@ -404,7 +331,7 @@ async fn principal_spns(tx: &mut Tx, tenant: &str, app_id: &str) -> Result<Vec<S
 }
 
 /// Inserts the principal's SPNs (duplicates, compared case-insensitively, are stored once).
-async fn insert_spns(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
+pub(super) async fn insert_spns(tx: &mut Tx, principal: &ServicePrincipalRecord) -> Result<(), StoreError> {
     for spn in &principal.spns {
         sqlx::query("INSERT OR IGNORE INTO authority_spns (tenant, app_id, spn) VALUES (?, ?, ?)")
             .bind(&principal.tenant)
