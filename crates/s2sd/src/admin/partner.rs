@@ -259,8 +259,11 @@ impl Admin {
         tx.update_partner(&p).await?;
         let mut change = Change::new(words(p.kind).0, p.name.clone(), Action::Refreshed);
         change.field("certificates", shown(before.certificates.len()), shown(p.certificates.len()));
-        change.field("last metadata fetch", before.metadata_fetched_at.map(rfc3339), shown(rfc3339(fetched.fetched_at)));
-        let mut change = change;
+        change.field(
+            "last metadata fetch",
+            before.metadata_fetched_at.map(rfc3339),
+            shown(rfc3339(fetched.fetched_at)),
+        );
         change.version = Some(tx.commit().await?);
         Ok((change, p))
     }
@@ -274,11 +277,7 @@ pub async fn fetch_metadata(
     ca_pem: Option<&str>,
     now: i64,
 ) -> Result<FetchedMetadata, AdminError> {
-    let options = FetchOptions {
-        allow_http,
-        ca_pem: ca_pem.map(|p| p.as_bytes().to_vec()),
-        timeout: FETCH_TIMEOUT,
-    };
+    let options = FetchOptions { allow_http, ca_pem: ca_pem.map(|p| p.as_bytes().to_vec()), timeout: FETCH_TIMEOUT };
     let doc = fetch(url, &options).await.map_err(|e| AdminError::Metadata(e.to_string()))?;
     let checked = doc.check(now).map_err(|e| AdminError::Metadata(format!("metadata from {url} is unusable: {e}")))?;
     if checked.issuer.app_id.is_empty() {
@@ -296,7 +295,8 @@ pub async fn fetch_metadata(
 /// The certificates in `data` (PEM or DER), each able to verify tokens and not expired.
 pub fn read_partner_certificates(data: &[u8], source: &str, now: i64) -> Result<Vec<Vec<u8>>, AdminError> {
     let invalid = |reason: String| AdminError::Invalid { option: "--certificate", reason };
-    let certs = crate::issuer::read_certificates(data).map_err(|e| invalid(format!("{source} is not a certificate: {e}")))?;
+    let certs =
+        crate::issuer::read_certificates(data).map_err(|e| invalid(format!("{source} is not a certificate: {e}")))?;
     for der in &certs {
         let key =
             VerifyingKey::from_certificate(der).map_err(|e| invalid(format!("{source} cannot verify tokens: {e}")))?;
@@ -395,8 +395,9 @@ fn describe_edit(change: &mut Change, before: &PartnerRecord, after: &PartnerRec
     if before.tls_ca_pem != after.tls_ca_pem {
         change.fields.push(super::FieldChange { field: "TLS CA", before: ca(before), after: shown("replaced") });
     }
-    let interval =
-        |p: &PartnerRecord| shown(p.metadata_refresh_interval.map_or_else(|| "server default".into(), |s| format!("{s} s")));
+    let interval = |p: &PartnerRecord| {
+        shown(p.metadata_refresh_interval.map_or_else(|| "server default".into(), |s| format!("{s} s")))
+    };
     change.field("metadata refresh interval", interval(before), interval(after));
     if before.certificates != after.certificates {
         change.fields.push(super::FieldChange {

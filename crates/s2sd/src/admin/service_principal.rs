@@ -160,9 +160,14 @@ impl Admin {
                 (true, true) => {}
             }
         }
+        // One field change per SPN added (after) or removed (before).
         let mut change = Change::new("service principal", name(&p), Action::Changed);
-        let list = |spns: &[String]| (!spns.is_empty()).then(|| spns.join(", "));
-        change.field("SPNs", list(&before.spns), list(&p.spns));
+        for spn in p.spns.iter().filter(|s| !before.spns.contains(s)) {
+            change.field("SPN", None, Some(spn.clone()));
+        }
+        for spn in before.spns.iter().filter(|s| !p.spns.contains(s)) {
+            change.field("SPN", Some(spn.clone()), None);
+        }
         if !change.is_empty() {
             p.updated_at = now;
             tx.update_service_principal(&p).await?;

@@ -133,12 +133,19 @@ async fn a_disable_racing_another_edit_always_sticks() {
             admin.set_partner(reset, NOW).await.unwrap();
             let (a, b) = (admin.clone(), admin.clone());
             let disable = tokio::spawn(async move {
-                a.set_partner(SetPartner { name: "Exchange".into(), enabled: Some(false), ..SetPartner::default() }, NOW)
-                    .await
+                a.set_partner(
+                    SetPartner { name: "Exchange".into(), enabled: Some(false), ..SetPartner::default() },
+                    NOW,
+                )
+                .await
             });
             let trust = tokio::spawn(async move {
                 b.set_partner(
-                    SetPartner { name: "Exchange".into(), trust_level: Some(TrustLevel::Full), ..SetPartner::default() },
+                    SetPartner {
+                        name: "Exchange".into(),
+                        trust_level: Some(TrustLevel::Full),
+                        ..SetPartner::default()
+                    },
                     NOW,
                 )
                 .await
@@ -150,8 +157,12 @@ async fn a_disable_racing_another_edit_always_sticks() {
             assert_eq!(p.trust_level, "Full", "round {round}: the trust level edit was undone");
 
             // The same for a service principal: disable racing an SPN add.
-            let enable =
-                SetServicePrincipal { tenant: "contoso.com".into(), app_id: APP.into(), enabled: Some(true), display_name: None };
+            let enable = SetServicePrincipal {
+                tenant: "contoso.com".into(),
+                app_id: APP.into(),
+                enabled: Some(true),
+                display_name: None,
+            };
             admin.set_service_principal(enable, NOW).await.unwrap();
             let (a, b) = (admin.clone(), admin.clone());
             let disable = tokio::spawn(async move {
@@ -223,7 +234,12 @@ async fn a_failed_command_writes_nothing() {
     principal(&admin).await;
     admin
         .edit_spns(
-            SpnEdit { tenant: "contoso.com".into(), app_id: APP.into(), spns: vec![format!("{APP}/a.contoso.com")], add: true },
+            SpnEdit {
+                tenant: "contoso.com".into(),
+                app_id: APP.into(),
+                spns: vec![format!("{APP}/a.contoso.com")],
+                add: true,
+            },
             NOW,
         )
         .await
@@ -253,12 +269,20 @@ async fn a_failed_command_writes_nothing() {
     admin.new_partner(new_partner("Exchange"), NOW).await.unwrap();
     let wrong = admin
         .set_partner(
-            SetPartner { kind: PartnerKind::AuthServer, name: "Exchange".into(), enabled: Some(false), ..SetPartner::default() },
+            SetPartner {
+                kind: PartnerKind::AuthServer,
+                name: "Exchange".into(),
+                enabled: Some(false),
+                ..SetPartner::default()
+            },
             NOW,
         )
         .await;
     let message = wrong.unwrap_err().to_string();
-    assert!(message.contains("not an auth server") && message.contains("s2sd partner-application show Exchange"), "{message}");
+    assert!(
+        message.contains("not an auth server") && message.contains("s2sd partner-application show Exchange"),
+        "{message}"
+    );
     assert!(admin.store().partner("Exchange").await.unwrap().unwrap().enabled);
 }
 

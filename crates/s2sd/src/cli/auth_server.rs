@@ -4,14 +4,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::bail;
 use clap::Subcommand;
+use s2s::partner::TrustLevel;
 
-use super::partner_application::{apply_metadata, describe, get_kind, json, read_ca};
+use super::partner_application::{describe, fetch_for, get_kind, json, read_ca, refresh};
 use super::{Printer, now};
-use crate::store::{PartnerKind, PartnerRecord, Store};
+use crate::admin::{self, Admin, NewPartner, PartnerSource, RemovePartner, SetPartner};
+use crate::store::{PartnerKind, PartnerRecord};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -66,46 +66,29 @@ pub enum Cmd {
     },
 }
 
-pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitCode> {
+    let store = admin.store();
     match cmd {
         Cmd::New { name, metadata_url, realm, allow_http_metadata, tls_ca } => {
-            let name = name.trim().to_owned();
-            if name.is_empty() {
-                bail!("--name must not be empty");
-            }
-            if store.partner(&name).await?.is_some() {
-                bail!("{name} exists already (s2sd auth-server show {name})");
-            }
             let now = now();
-            let mut record = PartnerRecord {
+            let tls_ca_pem = tls_ca.as_deref().map(read_ca).transpose()?;
+            let fetched = admin::fetch_metadata(&metadata_url, allow_http_metadata, tls_ca_pem.as_deref(), now).await?;
+            let cmd = NewPartner {
+                kind: PartnerKind::AuthServer,
                 name,
-                application_id: String::new(),
-                realm: String::new(),
-                metadata_url: None,
-                trust_level: "Application".into(),
+                source: PartnerSource::Metadata(fetched),
+                realm,
+                trust_level: TrustLevel::Application,
                 enabled: true,
                 allow_http_metadata,
-                tls_ca_pem: tls_ca.as_deref().map(read_ca).transpose()?,
-                certificates: Vec::new(),
-                metadata_fetched_at: None,
-                metadata_status: None,
+                tls_ca_pem,
                 metadata_refresh_interval: None,
                 linked_account: None,
                 accept_security_identifier_information: false,
-                kind: PartnerKind::AuthServer,
                 use_auth_server: false,
-                created_at: now,
-                updated_at: now,
             };
-            apply_metadata(&mut record, &metadata_url, now).await?;
-            if let Some(r) = realm {
-                record.realm = normalize_realm(&r);
-            }
-            store.insert_partner(&record).await?;
-            out.emit(
-                format!("Auth server {} registered.\n{}", record.name, describe(&record, now)),
-                json(&record, now),
-            );
+            let (change, record) = admin.new_partner(cmd, now).await?;
+            out.emit(format!("{change}\n{}", describe(&record, now)), json(&record, now));
         }
         Cmd::List => {
             let servers: Vec<PartnerRecord> =
@@ -133,49 +116,21 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             out.emit(describe(&p, now()), json(&p, now()));
         }
         Cmd::Set { name, enabled, metadata_url, realm } => {
-            let mut p = get_kind(store, &name, PartnerKind::AuthServer).await?;
             let now = now();
-            let mut changes = Vec::new();
-            if let Some(e) = enabled {
-                p.enabled = e;
-                changes.push(format!("enabled = {e}"));
-            }
-            if let Some(url) = metadata_url {
-                let realm_before = p.realm.clone();
-                apply_metadata(&mut p, &url, now).await?;
-                if realm.is_none() && realm_before == "*" {
-                    p.realm = realm_before;
-                }
-                changes.push(format!("metadata URL = {url}"));
-            }
-            if let Some(r) = realm {
-                p.realm = normalize_realm(&r);
-                changes.push(format!("realm = {}", p.realm));
-            }
-            if changes.is_empty() {
-                bail!("nothing to change: give --enabled, --metadata-url or --realm");
-            }
-            p.updated_at = now;
-            if !store.update_partner(&p).await? {
-                bail!("auth server {name} was removed meanwhile");
-            }
-            out.emit(format!("Auth server {} changed: {}.", p.name, changes.join(", ")), json(&p, now));
+            let metadata = match metadata_url {
+                Some(url) => Some(fetch_for(admin, &name, PartnerKind::AuthServer, &url, None, None, now).await?),
+                None => None,
+            };
+            let cmd =
+                SetPartner { kind: PartnerKind::AuthServer, name, enabled, metadata, realm, ..SetPartner::default() };
+            let (change, p) = admin.set_partner(cmd, now).await?;
+            out.emit(change.to_string(), json(&p, now));
         }
         Cmd::Remove { name } => {
-            get_kind(store, &name, PartnerKind::AuthServer).await?;
-            store.remove_partner(&name).await?;
-            out.emit(format!("Auth server {name} removed."), serde_json::json!({"removed": name}));
+            let change = admin.remove_partner(RemovePartner { kind: PartnerKind::AuthServer, name }).await?;
+            out.emit(change.to_string(), serde_json::json!({"removed": change.name}));
         }
-        Cmd::Refresh { name } => {
-            super::partner_application::refresh(store, get_kind(store, &name, PartnerKind::AuthServer).await?, out)
-                .await?;
-        }
+        Cmd::Refresh { name } => refresh(admin, &name, PartnerKind::AuthServer, out).await?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// An empty realm means any realm, as the cmdlets take it.
-fn normalize_realm(realm: &str) -> String {
-    let r = realm.trim().to_ascii_lowercase();
-    if r.is_empty() { "*".into() } else { r }
 }

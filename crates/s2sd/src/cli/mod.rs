@@ -28,6 +28,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::admin::Admin;
 use crate::store::{self, Store};
 
 /// s2sd: server-to-server OAuth trust — token issuer, metadata publisher, partner trust store,
@@ -133,19 +134,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::OauthConfig(cmd) => oauth_config::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Certificate(cmd) => certificate::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::PartnerApplication(cmd) => {
-            partner_application::run(cmd, &open(cli.store.as_deref()).await?, &out).await
+            partner_application::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await
         }
         Command::Test(cmd) => test::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Archive(cmd) => archive::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Contacts(cmd) => contacts::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
-        Command::AuthServer(cmd) => auth_server::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::AuthServer(cmd) => auth_server::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await,
         Command::Mailbox(cmd) => mailbox::run(cmd, &open_mailbox(cli.store.as_deref()).await?, &out).await,
         Command::RoleAssignment(cmd) => {
             role_assignment::run(cmd, &open_mailbox(cli.store.as_deref()).await?, &out).await
         }
         Command::Tenant(cmd) => tenant::run(cmd, &open_authority(cli.store.as_deref()).await?, &out).await,
         Command::ServicePrincipal(cmd) => {
-            service_principal::run(cmd, &open_authority(cli.store.as_deref()).await?, &out).await
+            service_principal::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await
         }
         Command::Token(cmd) => token::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
         Command::Store(cmd) => store_admin::run(cmd, cli.store.as_deref(), &out).await,
@@ -170,6 +171,12 @@ pub fn store_url(given: Option<&str>) -> anyhow::Result<String> {
 async fn open(given: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
     let url = store_url(given)?;
     Ok(store::open(&url).await?)
+}
+
+/// The admin layer over the store named on the command line.
+async fn open_admin(given: Option<&str>) -> anyhow::Result<Admin> {
+    let url = store_url(given)?;
+    Ok(Admin::new(&store::open_stores(&url).await?))
 }
 
 async fn open_authority(given: Option<&str>) -> anyhow::Result<Arc<dyn store::authority::AuthorityStore>> {

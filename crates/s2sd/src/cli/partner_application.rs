@@ -4,16 +4,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Subcommand;
-use s2s::metadata::fetch::{FetchOptions, fetch};
 use s2s::partner::TrustLevel;
 use s2s::token::VerifyingKey;
 
 use super::{Printer, now, rfc3339};
-use crate::issuer;
+use crate::admin::{self, Admin, FetchedMetadata, NewPartner, PartnerSource, RecordRefresh, RemovePartner, SetPartner};
 use crate::store::{PartnerKind, PartnerRecord, Store};
 
 #[derive(Debug, Subcommand)]
@@ -117,7 +115,8 @@ pub enum Cmd {
     },
 }
 
-pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitCode> {
+    let store = admin.store();
     match cmd {
         Cmd::New {
             identity,
@@ -134,62 +133,49 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             accept_security_identifier_information,
             use_auth_server,
         } => {
-            let name = identity.trim().to_owned();
-            if name.is_empty() {
-                bail!("--identity must not be empty");
-            }
-            if store.partner(&name).await?.is_some() {
-                bail!(
-                    "a partner application named {name} exists already (change it with s2sd partner-application set {name} …)"
-                );
-            }
             let tls_ca_pem = tls_ca.as_deref().map(read_ca).transpose()?;
             let now = now();
-            let mut record = PartnerRecord {
-                name,
-                application_id: String::new(),
-                realm: String::new(),
-                metadata_url: None,
-                trust_level: trust_level.to_string(),
-                enabled,
-                allow_http_metadata,
-                tls_ca_pem,
-                certificates: Vec::new(),
-                metadata_fetched_at: None,
-                metadata_status: None,
-                metadata_refresh_interval,
-                linked_account: linked_account.as_deref().map(normalize_linked_account).transpose()?.flatten(),
-                accept_security_identifier_information: accept_security_identifier_information.unwrap_or(false),
-                kind: PartnerKind::Application,
-                use_auth_server,
-                created_at: now,
-                updated_at: now,
-            };
-            match (metadata_url, application_identifier) {
-                (Some(url), _) => apply_metadata(&mut record, &url, now).await?,
+            let source = match (metadata_url, application_identifier) {
+                (Some(url), _) => PartnerSource::Metadata(
+                    admin::fetch_metadata(&url, allow_http_metadata, tls_ca_pem.as_deref(), now).await?,
+                ),
                 (None, Some(app)) => {
-                    record.application_id = s2s::principal::parse_guid(&app)?;
                     let realm = realm.context("--realm is required with --application-identifier")?;
-                    // An empty realm (as New-PartnerApplication takes it for cloud partners) means any realm.
-                    record.realm = if realm.trim().is_empty() { "*".into() } else { realm.trim().to_ascii_lowercase() };
-                    record.certificates = match certificate {
-                        Some(file) => read_partner_certificates(&file, now)?,
+                    let certificates = match certificate {
+                        Some(file) => read_certificate_file(&file, now)?,
                         None if use_auth_server => Vec::new(),
                         None => bail!(
                             "--certificate is required with --application-identifier, unless the partner takes its tokens from an authorization server (--use-auth-server)"
                         ),
                     };
+                    PartnerSource::Certificate {
+                        application_id: s2s::principal::parse_guid(&app)?,
+                        // An empty realm (as New-PartnerApplication takes it for cloud partners) means any realm.
+                        realm: admin::normalize_realm(&realm),
+                        certificates,
+                    }
                 }
                 (None, None) => bail!(
                     "give --metadata-url URL, or --application-identifier GUID --realm REALM (--certificate FILE | --use-auth-server)"
                 ),
-            }
-            store.insert_partner(&record).await?;
+            };
+            let cmd = NewPartner {
+                kind: PartnerKind::Application,
+                name: identity,
+                source,
+                realm: None,
+                trust_level,
+                enabled,
+                allow_http_metadata,
+                tls_ca_pem,
+                metadata_refresh_interval,
+                linked_account: linked_account.as_deref().map(admin::normalize_linked_account).transpose()?.flatten(),
+                accept_security_identifier_information: accept_security_identifier_information.unwrap_or(false),
+                use_auth_server,
+            };
+            let (change, record) = admin.new_partner(cmd, now).await?;
             warn_unknown_linked_account(store, record.linked_account.as_deref()).await;
-            out.emit(
-                format!("Partner application {} registered.\n{}", record.name, describe(&record, now)),
-                json(&record, now),
-            );
+            out.emit(format!("{change}\n{}", describe(&record, now)), json(&record, now));
         }
         Cmd::List => {
             let partners: Vec<PartnerRecord> =
@@ -216,7 +202,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             out.emit(text, serde_json::Value::Array(partners.iter().map(|p| json(p, now)).collect()));
         }
         Cmd::Show { name } => {
-            let p = get(store, &name).await?;
+            let p = get_kind(store, &name, PartnerKind::Application).await?;
             out.emit(describe(&p, now()), json(&p, now()));
         }
         Cmd::Set {
@@ -232,99 +218,70 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             accept_security_identifier_information,
             use_auth_server,
         } => {
-            let mut p = get(store, &name).await?;
             let now = now();
-            let mut changes = Vec::new();
-            if let Some(e) = enabled {
-                p.enabled = e;
-                changes.push(format!("enabled = {e}"));
-            }
-            if let Some(t) = trust_level {
-                p.trust_level = t.to_string();
-                changes.push(format!("trust level = {t}"));
-            }
-            if let Some(a) = allow_http_metadata {
-                p.allow_http_metadata = a;
-                changes.push(format!("allow http metadata = {a}"));
-            }
-            if let Some(ca) = tls_ca {
-                p.tls_ca_pem = Some(read_ca(&ca)?);
-                changes.push(format!("TLS CA = {}", ca.display()));
-            }
-            if let Some(secs) = metadata_refresh_interval {
-                if (1..60).contains(&secs) {
-                    bail!("--metadata-refresh-interval must be at least 60 seconds (or 0 for the server's interval)");
-                }
-                p.metadata_refresh_interval = (secs > 0).then_some(secs);
-                changes.push(format!(
-                    "metadata refresh interval = {}",
-                    if secs > 0 { format!("{secs} s") } else { "server default".into() }
-                ));
-            }
-            if let Some(url) = metadata_url {
-                apply_metadata(&mut p, &url, now).await?;
-                changes.push(format!("metadata URL = {url}"));
-            }
-            if let Some(file) = certificate {
-                if p.metadata_url.is_some() {
-                    bail!(
-                        "{} takes its certificates from its metadata URL; refresh it instead (s2sd partner-application refresh {})",
-                        p.name,
-                        p.name
-                    );
-                }
-                p.certificates = read_partner_certificates(&file, now)?;
-                changes.push(format!("certificate = {}", file.display()));
-            }
-            if let Some(account) = &linked_account {
-                p.linked_account = normalize_linked_account(account)?;
-                changes.push(format!("linked account = {}", p.linked_account.as_deref().unwrap_or("(none)")));
-            }
-            if let Some(accept) = accept_security_identifier_information {
-                p.accept_security_identifier_information = accept;
-                changes.push(format!("accept security identifier information = {accept}"));
-            }
-            if let Some(use_it) = use_auth_server {
-                p.use_auth_server = use_it;
-                changes.push(format!("use auth server = {use_it}"));
-            }
-            if changes.is_empty() {
-                bail!(
-                    "nothing to change: give --enabled, --trust-level, --metadata-url, --allow-http-metadata, --tls-ca, --metadata-refresh-interval, --certificate, --linked-account or --accept-security-identifier-information"
-                );
-            }
-            p.updated_at = now;
-            if !store.update_partner(&p).await? {
-                bail!("partner application {name} was removed meanwhile");
-            }
-            if linked_account.is_some() {
+            let tls_ca_pem = tls_ca.as_deref().map(read_ca).transpose()?;
+            let metadata = match metadata_url {
+                Some(url) => Some(
+                    fetch_for(
+                        admin,
+                        &name,
+                        PartnerKind::Application,
+                        &url,
+                        allow_http_metadata,
+                        tls_ca_pem.as_deref(),
+                        now,
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            let cmd = SetPartner {
+                kind: PartnerKind::Application,
+                name,
+                enabled,
+                trust_level,
+                metadata,
+                realm: None,
+                allow_http_metadata,
+                tls_ca_pem,
+                metadata_refresh_interval: metadata_refresh_interval.map(|secs| (secs > 0).then_some(secs)),
+                certificates: certificate.as_deref().map(|file| read_certificate_file(file, now)).transpose()?,
+                linked_account: linked_account.as_deref().map(admin::normalize_linked_account).transpose()?,
+                accept_security_identifier_information,
+                use_auth_server,
+            };
+            let linked = cmd.linked_account.is_some();
+            let (change, p) = admin.set_partner(cmd, now).await?;
+            if linked {
                 warn_unknown_linked_account(store, p.linked_account.as_deref()).await;
             }
-            out.emit(format!("Partner application {} changed: {}.", p.name, changes.join(", ")), json(&p, now));
+            out.emit(change.to_string(), json(&p, now));
         }
         Cmd::Remove { name } => {
-            if !store.remove_partner(&name).await? {
-                bail!("no partner application named {name} (see s2sd partner-application list)");
-            }
-            out.emit(format!("Partner application {name} removed."), serde_json::json!({"removed": name}));
+            let change =
+                admin.remove_partner(RemovePartner { kind: PartnerKind::Application, name: name.clone() }).await?;
+            out.emit(change.to_string(), serde_json::json!({"removed": change.name}));
         }
-        Cmd::Refresh { name } => refresh(store, get(store, &name).await?, out).await?,
+        Cmd::Refresh { name } => refresh(admin, &name, PartnerKind::Application, out).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// A linked account as typed: an address (lower-cased), or `None` for an empty value.
-fn normalize_linked_account(text: &str) -> anyhow::Result<Option<String>> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Ok(None);
-    }
-    let bare = t.split_once(':').filter(|(k, _)| ["smtp", "upn", "sip"].contains(&k.to_ascii_lowercase().as_str()));
-    let address = bare.map_or(t, |(_, v)| v);
-    crate::mailbox::address(address).with_context(|| {
-        format!("--linked-account `{t}` is not an address (give the linked mailbox user's SMTP address)")
-    })?;
-    Ok(Some(t.to_ascii_lowercase()))
+/// Fetches `url` for an edit of the stored partner `name`, with the TLS settings the edit gives or
+/// the stored ones.
+pub(super) async fn fetch_for(
+    admin: &Admin,
+    name: &str,
+    kind: PartnerKind,
+    url: &str,
+    allow_http: Option<bool>,
+    tls_ca_pem: Option<&str>,
+    now: i64,
+) -> anyhow::Result<FetchedMetadata> {
+    let stored = get_kind(admin.store(), name, kind).await?;
+    let allow_http = allow_http.unwrap_or(stored.allow_http_metadata);
+    let ca = tls_ca_pem.or(stored.tls_ca_pem.as_deref());
+    Ok(admin::fetch_metadata(url, allow_http, ca, now).await?)
 }
 
 /// Warns (without failing: the user may be created next) when the linked account is not a mailbox user.
@@ -337,10 +294,6 @@ async fn warn_unknown_linked_account(store: &Arc<dyn Store>, linked: Option<&str
             "warning: the linked account {linked} is not a mailbox user yet; app-only calls from this partner are refused until it is (s2sd mailbox user new --smtp {linked})"
         );
     }
-}
-
-async fn get(store: &Arc<dyn Store>, name: &str) -> anyhow::Result<PartnerRecord> {
-    get_kind(store, name, PartnerKind::Application).await
 }
 
 /// A stored partner of `kind` by name, or an error naming the command for the other kind.
@@ -362,55 +315,24 @@ pub(super) async fn get_kind(store: &Arc<dyn Store>, name: &str, kind: PartnerKi
     }
 }
 
-/// Fetches a stored issuer's metadata now and records the result; on failure the last good keys
-/// stay in force. The document must still name the same issuer (for partner applications also the
-/// same realm: an auth server may keep a realm the admin set with `--realm`).
-pub(super) async fn refresh(store: &Arc<dyn Store>, p: PartnerRecord, out: &Printer) -> anyhow::Result<()> {
+/// Fetches a stored issuer's metadata now and puts its keys in force on every node; on failure the
+/// failure is recorded and the last good keys stay in force.
+pub(super) async fn refresh(admin: &Admin, name: &str, kind: PartnerKind, out: &Printer) -> anyhow::Result<()> {
+    let p = get_kind(admin.store(), name, kind).await?;
     let url = p
         .metadata_url
         .clone()
         .with_context(|| format!("{} has no metadata URL; it was registered with a certificate", p.name))?;
     let now = now();
-    let mut fresh = p.clone();
-    if let Err(e) = apply_metadata(&mut fresh, &url, now).await {
-        store.record_metadata_fetch(&p.name, now, &super::one_line(&e), None).await?;
-        return Err(e.context("refresh failed; the last good keys stay in force"));
-    }
-    let realm_changed = p.kind == PartnerKind::Application && fresh.realm != p.realm;
-    if fresh.application_id != p.application_id || realm_changed {
-        bail!(
-            "the metadata now names issuer {}@{}, not {}@{}; re-register {} if that is intended",
-            fresh.application_id,
-            fresh.realm,
-            p.application_id,
-            p.realm,
-            p.name
-        );
-    }
-    fresh.realm = p.realm.clone();
-    store.record_metadata_fetch(&p.name, now, "ok", Some(&fresh.certificates)).await?;
-    out.emit(format!("Metadata of {} refreshed.\n{}", p.name, describe(&fresh, now)), json(&fresh, now));
-    Ok(())
-}
-
-/// Fetches and checks `url`, then fills in the issuer, keys and fetch status.
-pub(super) async fn apply_metadata(record: &mut PartnerRecord, url: &str, now: i64) -> anyhow::Result<()> {
-    let options = FetchOptions {
-        allow_http: record.allow_http_metadata,
-        ca_pem: record.tls_ca_pem.as_ref().map(|p| p.as_bytes().to_vec()),
-        timeout: Duration::from_secs(10),
+    let fetched = match admin::fetch_metadata(&url, p.allow_http_metadata, p.tls_ca_pem.as_deref(), now).await {
+        Ok(fetched) => fetched,
+        Err(e) => {
+            admin.store().record_metadata_fetch(&p.name, now, &e.to_string(), None).await?;
+            return Err(anyhow::Error::new(e).context("refresh failed; the last good keys stay in force"));
+        }
     };
-    let doc = fetch(url, &options).await?;
-    let checked = doc.check(now).with_context(|| format!("metadata from {url} is unusable"))?;
-    if checked.issuer.app_id.is_empty() {
-        bail!("metadata from {url} names no application id");
-    }
-    record.application_id = checked.issuer.app_id.clone();
-    record.realm = checked.issuer.realm.clone();
-    record.metadata_url = Some(url.to_owned());
-    record.certificates = checked.certificates;
-    record.metadata_fetched_at = Some(now);
-    record.metadata_status = Some("ok".into());
+    let (change, fresh) = admin.record_refresh(RecordRefresh { kind, name: p.name.clone(), fetched }).await?;
+    out.emit(format!("{change}\n{}", describe(&fresh, now)), json(&fresh, now));
     Ok(())
 }
 
@@ -422,17 +344,9 @@ pub(super) fn read_ca(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(text)
 }
 
-fn read_partner_certificates(path: &std::path::Path, now: i64) -> anyhow::Result<Vec<Vec<u8>>> {
+fn read_certificate_file(path: &std::path::Path, now: i64) -> anyhow::Result<Vec<Vec<u8>>> {
     let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let certs = issuer::read_certificates(&data).with_context(|| format!("{} is not a certificate", path.display()))?;
-    for der in &certs {
-        let key =
-            VerifyingKey::from_certificate(der).with_context(|| format!("{} cannot verify tokens", path.display()))?;
-        if key.not_after() <= now {
-            bail!("the certificate in {} expired on {}", path.display(), rfc3339(key.not_after()));
-        }
-    }
-    Ok(certs)
+    Ok(admin::read_partner_certificates(&data, &path.display().to_string(), now)?)
 }
 
 fn keys(record: &PartnerRecord, now: i64) -> Vec<serde_json::Value> {

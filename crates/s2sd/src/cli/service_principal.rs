@@ -13,9 +13,11 @@ use clap::{Subcommand, ValueEnum};
 use s2s::token::{Algorithm, VerifyingKey};
 
 use super::{Printer, now, rfc3339, tenant};
-use crate::authority::{self, Spn};
+use crate::admin::{
+    AddCredential, Admin, NewServicePrincipal, RemoveCredential, RemoveServicePrincipal, SetServicePrincipal, SpnEdit,
+};
+use crate::authority;
 use crate::issuer;
-use crate::store::StoreError;
 use crate::store::authority::{AuthorityStore, CredentialKind, CredentialRecord, ServicePrincipalRecord};
 
 /// Default lifetime of a client secret.
@@ -159,38 +161,15 @@ pub enum UsageArg {
     Verify,
 }
 
-pub async fn run(cmd: Cmd, store: &Arc<dyn AuthorityStore>, out: &Printer) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitCode> {
+    let store = admin.authority();
     match cmd {
         Cmd::New { tenant, app_id, display_name, spns, enabled } => {
             let realm = tenant::resolve(store, tenant.as_deref()).await?;
-            let app_id = s2s::principal::service_app_id(app_id.trim())?;
-            let display_name = display_name.trim().to_owned();
-            if display_name.is_empty() {
-                bail!("--display-name must not be empty");
-            }
-            let mut normalized = Vec::new();
-            for text in &spns {
-                let spn = Spn::parse(&app_id, text)?.text();
-                if !normalized.contains(&spn) {
-                    normalized.push(spn);
-                }
-            }
             let now = now();
-            let record = ServicePrincipalRecord {
-                tenant: realm.clone(),
-                app_id: app_id.clone(),
-                display_name,
-                enabled,
-                spns: normalized,
-                created_at: now,
-                updated_at: now,
-            };
-            match store.insert_service_principal(&record).await {
-                Err(StoreError::Duplicate { .. }) => bail!(
-                    "service principal {app_id} exists already in tenant {realm} (change it with s2sd service-principal set --tenant {realm} --app-id {app_id} …)"
-                ),
-                other => other?,
-            }
+            let cmd = NewServicePrincipal { tenant: realm.clone(), app_id, display_name, spns, enabled };
+            let (_, record) = admin.new_service_principal(cmd, now).await?;
+            let app_id = record.app_id.clone();
             let mut text = format!("Service principal {app_id}@{realm} ({}) registered.", record.display_name);
             if record.spns.is_empty() {
                 text.push_str(&format!(
@@ -231,49 +210,30 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn AuthorityStore>, out: &Printer) -> an
             out.emit(describe(&p, &credentials, now), principal_json(&p, &credentials, now));
         }
         Cmd::Set { tenant, app_id, enabled, display_name } => {
-            let (realm, mut p) = get(store, tenant.as_deref(), &app_id).await?;
-            let mut changes = Vec::new();
-            if let Some(e) = enabled {
-                p.enabled = e;
-                changes.push(format!("enabled = {e}"));
-            }
-            if let Some(name) = display_name.map(|n| n.trim().to_owned()) {
-                if name.is_empty() {
-                    bail!("--display-name must not be empty");
-                }
-                changes.push(format!("display name = {name}"));
-                p.display_name = name;
-            }
-            if changes.is_empty() {
-                bail!("nothing to change: give --enabled or --display-name");
-            }
+            let realm = tenant::resolve(store, tenant.as_deref()).await?;
             let now = now();
-            p.updated_at = now;
-            if !store.update_service_principal(&p).await? {
-                bail!("service principal {} was removed meanwhile", p.app_id);
-            }
-            out.emit(
-                format!("Service principal {}@{realm} changed: {}.", p.app_id, changes.join(", ")),
-                principal_json(&p, &[], now),
-            );
+            let cmd = SetServicePrincipal { tenant: realm, app_id, enabled, display_name };
+            let (change, p) = admin.set_service_principal(cmd, now).await?;
+            out.emit(change.to_string(), principal_json(&p, &[], now));
         }
         Cmd::Remove { tenant, app_id } => {
-            let (realm, p) = get(store, tenant.as_deref(), &app_id).await?;
-            if !store.remove_service_principal(&realm, &p.app_id).await? {
-                bail!("service principal {} was removed meanwhile", p.app_id);
-            }
+            let realm = tenant::resolve(store, tenant.as_deref()).await?;
+            let change =
+                admin.remove_service_principal(RemoveServicePrincipal { tenant: realm.clone(), app_id }).await?;
+            let app_id = change.name.split('@').next().unwrap_or_default().to_owned();
             out.emit(
-                format!("Service principal {}@{realm} removed, with its SPNs and credentials.", p.app_id),
-                serde_json::json!({"removed": p.app_id, "tenant": realm}),
+                format!("Service principal {} removed, with its SPNs and credentials.", change.name),
+                serde_json::json!({"removed": app_id, "tenant": realm}),
             );
         }
-        Cmd::Credential(cmd) => credential(cmd, store, out).await?,
-        Cmd::Spn(cmd) => spn(cmd, store, out).await?,
+        Cmd::Credential(cmd) => credential(cmd, admin, out).await?,
+        Cmd::Spn(cmd) => spn(cmd, admin, out).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn credential(cmd: CredentialCmd, store: &Arc<dyn AuthorityStore>, out: &Printer) -> anyhow::Result<()> {
+async fn credential(cmd: CredentialCmd, admin: &Admin, out: &Printer) -> anyhow::Result<()> {
+    let store = admin.authority();
     match cmd {
         CredentialCmd::Add { tenant, app_id, kind, usage: UsageArg::Verify, certificate, start, end } => {
             let (realm, p) = get(store, tenant.as_deref(), &app_id).await?;
@@ -306,7 +266,7 @@ async fn credential(cmd: CredentialCmd, store: &Arc<dyn AuthorityStore>, out: &P
                         end_at: end,
                         created_at: now,
                     };
-                    store.insert_credential(&record).await?;
+                    admin.add_credential(AddCredential { credential: record.clone() }).await?;
                     eprintln!(
                         "warning: this is the only time the client secret is shown; it is stored as a keyed hash and cannot be shown again. Keep it now (if it is lost, add a new one and remove credential {id})."
                     );
@@ -348,10 +308,6 @@ async fn credential(cmd: CredentialCmd, store: &Arc<dyn AuthorityStore>, out: &P
                     }
                     check_dates(start, end, now)?;
                     let thumbprint = s2s::token::thumbprint::hex_thumbprint(der);
-                    let existing = store.credentials(&realm, &p.app_id).await?;
-                    if let Some(c) = existing.iter().find(|c| c.thumbprint.as_deref() == Some(thumbprint.as_str())) {
-                        bail!("certificate {thumbprint} is registered already for {} (credential {})", p.app_id, c.id);
-                    }
                     let record = CredentialRecord {
                         id: id.clone(),
                         tenant: realm.clone(),
@@ -365,7 +321,7 @@ async fn credential(cmd: CredentialCmd, store: &Arc<dyn AuthorityStore>, out: &P
                         end_at: end,
                         created_at: now,
                     };
-                    store.insert_credential(&record).await?;
+                    admin.add_credential(AddCredential { credential: record.clone() }).await?;
                     out.emit(
                         format!(
                             "Certificate {thumbprint} (x5t {}, {}) added to {}@{realm} as credential {id}, valid {} to {}.\nIts assertions are accepted with RS256 + x5t or PS256 + x5t#S256.",
@@ -408,13 +364,8 @@ async fn credential(cmd: CredentialCmd, store: &Arc<dyn AuthorityStore>, out: &P
         CredentialCmd::Remove { tenant, app_id, id } => {
             let (realm, p) = get(store, tenant.as_deref(), &app_id).await?;
             let id = id.trim().to_ascii_lowercase();
-            if !store.remove_credential(&realm, &p.app_id, &id).await? {
-                bail!(
-                    "{}@{realm} has no credential {id} (see s2sd service-principal credential list --tenant {realm} --app-id {})",
-                    p.app_id,
-                    p.app_id
-                );
-            }
+            let cmd = RemoveCredential { tenant: realm.clone(), app_id: p.app_id.clone(), id: id.clone() };
+            admin.remove_credential(cmd).await?;
             out.emit(
                 format!("Credential {id} of {}@{realm} removed.", p.app_id),
                 serde_json::json!({"removed": id, "tenant": realm, "app_id": p.app_id}),
@@ -424,41 +375,17 @@ async fn credential(cmd: CredentialCmd, store: &Arc<dyn AuthorityStore>, out: &P
     Ok(())
 }
 
-async fn spn(cmd: SpnCmd, store: &Arc<dyn AuthorityStore>, out: &Printer) -> anyhow::Result<()> {
-    let (tenant, app_id, spns, adding) = match cmd {
+async fn spn(cmd: SpnCmd, admin: &Admin, out: &Printer) -> anyhow::Result<()> {
+    let (tenant, app_id, spns, add) = match cmd {
         SpnCmd::Add { tenant, app_id, spns } => (tenant, app_id, spns, true),
         SpnCmd::Remove { tenant, app_id, spns } => (tenant, app_id, spns, false),
     };
-    let (realm, mut p) = get(store, tenant.as_deref(), &app_id).await?;
-    let mut changed = Vec::new();
-    for text in &spns {
-        let spn = Spn::parse(&p.app_id, text)?.text();
-        let present = p.spns.iter().any(|s| s.eq_ignore_ascii_case(&spn));
-        match (adding, present) {
-            (true, false) => {
-                p.spns.push(spn.clone());
-                changed.push(spn);
-            }
-            (false, true) => {
-                p.spns.retain(|s| !s.eq_ignore_ascii_case(&spn));
-                changed.push(spn);
-            }
-            (false, false) => bail!(
-                "{}@{realm} has no SPN {spn} (it has: {})",
-                p.app_id,
-                if p.spns.is_empty() { "none".to_owned() } else { p.spns.join(", ") }
-            ),
-            (true, true) => {}
-        }
-    }
+    let realm = tenant::resolve(admin.authority(), tenant.as_deref()).await?;
     let now = now();
-    if !changed.is_empty() {
-        p.updated_at = now;
-        if !store.update_service_principal(&p).await? {
-            bail!("service principal {} was removed meanwhile", p.app_id);
-        }
-    }
-    let verb = if adding { "added to" } else { "removed from" };
+    let (change, p) = admin.edit_spns(SpnEdit { tenant: realm.clone(), app_id, spns, add }, now).await?;
+    let changed: Vec<String> =
+        change.fields.iter().filter_map(|f| if add { f.after.clone() } else { f.before.clone() }).collect();
+    let verb = if add { "added to" } else { "removed from" };
     let text = if changed.is_empty() {
         format!("{}@{realm} has these SPNs already; nothing changed.", p.app_id)
     } else {

@@ -39,18 +39,18 @@ macro_rules! dynamic {
 pub mod authority;
 mod crypto;
 pub mod mailbox;
-pub mod transaction;
 mod mailbox_rows;
 mod postgres;
 mod postgres_mailbox;
 mod sqlite;
+pub mod transaction;
 
 pub use s2s::partner::PartnerKind;
 mod postgres_authority;
+mod postgres_transaction;
 mod sqlite_authority;
 mod sqlite_mailbox;
 mod sqlite_transaction;
-mod postgres_transaction;
 
 pub use self::transaction::ConfigTransaction;
 

@@ -662,7 +662,11 @@ pub(super) async fn insert_partner_row(tx: &mut Tx, record: &PartnerRecord) -> R
 }
 
 /// Inserts a partner's certificates, in order, in one statement.
-pub(super) async fn insert_partner_certificates(tx: &mut Tx, partner_id: i64, certificates: &[Vec<u8>]) -> Result<(), StoreError> {
+pub(super) async fn insert_partner_certificates(
+    tx: &mut Tx,
+    partner_id: i64,
+    certificates: &[Vec<u8>],
+) -> Result<(), StoreError> {
     if certificates.is_empty() {
         return Ok(());
     }

@@ -585,7 +585,11 @@ async fn partner_certificates(tx: &mut Tx, name: &str) -> Result<Vec<Vec<u8>>, S
     Ok(certificates)
 }
 
-pub(super) async fn replace_partner_certificates(tx: &mut Tx, name: &str, certificates: &[Vec<u8>]) -> Result<(), StoreError> {
+pub(super) async fn replace_partner_certificates(
+    tx: &mut Tx,
+    name: &str,
+    certificates: &[Vec<u8>],
+) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM partner_certificates WHERE partner_name = ?").bind(name).execute(&mut **tx).await?;
     for (position, der) in (0_i64..).zip(certificates) {
         sqlx::query("INSERT INTO partner_certificates (partner_name, position, der) VALUES (?, ?, ?)")

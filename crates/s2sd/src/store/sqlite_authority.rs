@@ -290,7 +290,11 @@ pub(super) async fn tenant_in(tx: &mut Tx, realm: &str) -> Result<Option<TenantR
 }
 
 /// The principal's credentials, oldest first, read in `tx`.
-pub(super) async fn credentials_of(tx: &mut Tx, tenant: &str, app_id: &str) -> Result<Vec<CredentialRecord>, StoreError> {
+pub(super) async fn credentials_of(
+    tx: &mut Tx,
+    tenant: &str,
+    app_id: &str,
+) -> Result<Vec<CredentialRecord>, StoreError> {
     sqlx::query_as::<_, CredentialRow>(
         "SELECT id, tenant, app_id, kind, usage, secret_hash, certificate_der, thumbprint, start_at, end_at, \
          created_at FROM authority_credentials WHERE tenant = ? AND app_id = ? ORDER BY created_at, id",
@@ -304,7 +308,11 @@ pub(super) async fn credentials_of(tx: &mut Tx, tenant: &str, app_id: &str) -> R
     .collect()
 }
 
-pub(super) async fn principal_in(tx: &mut Tx, tenant: &str, app_id: &str) -> Result<Option<ServicePrincipalRecord>, StoreError> {
+pub(super) async fn principal_in(
+    tx: &mut Tx,
+    tenant: &str,
+    app_id: &str,
+) -> Result<Option<ServicePrincipalRecord>, StoreError> {
     let row = sqlx::query_as::<_, PrincipalRow>(
         "SELECT tenant, app_id, display_name, enabled, created_at, updated_at FROM authority_service_principals \
          WHERE tenant = ? AND app_id = ?",

@@ -18,7 +18,8 @@ pub(super) struct SqliteTransaction {
 #[async_trait::async_trait]
 impl ConfigTransaction for SqliteTransaction {
     async fn oauth_config(&mut self) -> Result<Option<OAuthConfig>, StoreError> {
-        let row = sqlx::query_as::<_, OAuthConfigRow>(sqlite::OAUTH_CONFIG_SELECT).fetch_optional(&mut *self.tx).await?;
+        let row =
+            sqlx::query_as::<_, OAuthConfigRow>(sqlite::OAUTH_CONFIG_SELECT).fetch_optional(&mut *self.tx).await?;
         row.map(OAuthConfig::try_from).transpose()
     }
 
