@@ -12,6 +12,7 @@
 //! slow partner never holds the writers' lock; the command then records what was fetched.
 //! Commands never read the wall clock: the caller passes `now`.
 
+mod oauth_config;
 mod partner;
 mod service_principal;
 
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use crate::store::authority::AuthorityStore;
 use crate::store::{ConfigTransaction, Store, StoreError, Stores};
 
+pub use self::oauth_config::{SetAutoRenew, SetOAuthConfig};
 pub use self::partner::{
     FetchedMetadata, NewPartner, PartnerSource, RecordRefresh, RemovePartner, SetPartner, fetch_metadata,
     normalize_linked_account, normalize_realm, read_partner_certificates,

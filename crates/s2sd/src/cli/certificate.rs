@@ -9,6 +9,7 @@ use clap::{Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
 use super::{Printer, now, rfc3339};
+use crate::admin::{Admin, SetAutoRenew};
 use crate::issuer::{self, CertificateInfo, IssuerCertificate};
 use crate::store::{AutoRenew, CertificateRole, Store};
 
@@ -111,7 +112,8 @@ pub enum Format {
     Pem,
 }
 
-pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitCode> {
+    let store = admin.store();
     match cmd {
         Cmd::New { key_size, validity_days, additional_realms } => {
             let config = store
@@ -172,26 +174,13 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             );
         }
         Cmd::AutoRenew { renew_before, lead, off } => {
-            let mut config = store
-                .oauth_config()
-                .await?
-                .context("set the realm first: s2sd oauth-config set --realm <realm> --service-name <name>")?;
-            config.auto_renew = match (off, renew_before, lead) {
+            let auto_renew = match (off, renew_before, lead) {
                 (true, _, _) => None,
-                (false, Some(before), Some(lead)) => {
-                    if lead < 2 {
-                        bail!("--lead must be at least 2 days: partners need 48 hours to read the next certificate");
-                    }
-                    if lead >= before {
-                        bail!(
-                            "--lead ({lead} days) must be shorter than --renew-before ({before} days), or the current certificate expires before the next one signs"
-                        );
-                    }
-                    Some(AutoRenew { renew_before_days: before, lead_days: lead })
-                }
+                (false, Some(before), Some(lead)) => Some(AutoRenew { renew_before_days: before, lead_days: lead }),
                 _ => bail!("give --renew-before DAYS and --lead DAYS, or --off"),
             };
-            store.set_oauth_config(&config).await?;
+            admin.set_auto_renew(SetAutoRenew(auto_renew)).await?;
+            let config = store.oauth_config().await?.context("the OAuth configuration was removed meanwhile")?;
             let text = match config.auto_renew {
                 Some(a) => format!(
                     "Automatic renewal on: running servers stage a new certificate {} days before the current one expires, signing {} days later.",

@@ -131,8 +131,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         store::set_key_file(key_file);
     }
     match cli.command {
-        Command::OauthConfig(cmd) => oauth_config::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
-        Command::Certificate(cmd) => certificate::run(cmd, &open(cli.store.as_deref()).await?, &out).await,
+        Command::OauthConfig(cmd) => oauth_config::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await,
+        Command::Certificate(cmd) => certificate::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await,
         Command::PartnerApplication(cmd) => {
             partner_application::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await
         }
