@@ -11,4 +11,5 @@ pub mod mailbox;
 pub mod outbound;
 pub mod server;
 pub mod store;
+pub mod timestamp;
 pub mod trust;

@@ -690,7 +690,7 @@ fn credential_dates(
             7000222,
             format!(
                 "the {what} {id} of {app}@{realm} is not yet valid: it starts at {} (see s2sd service-principal credential list --tenant {realm} --app-id {app})",
-                crate::cli::rfc3339(start)
+                crate::timestamp::rfc3339(start)
             ),
         ));
     }
@@ -700,7 +700,7 @@ fn credential_dates(
             7000222,
             format!(
                 "the {what} {id} of {app}@{realm} expired at {} ({}; then s2sd service-principal credential remove --tenant {realm} --app-id {app} --id {id})",
-                crate::cli::rfc3339(end),
+                crate::timestamp::rfc3339(end),
                 add()
             ),
         ));

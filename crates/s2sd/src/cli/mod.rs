@@ -28,6 +28,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use crate::timestamp::{now, rfc3339};
 use crate::store::{self, Store};
 
 /// s2sd: server-to-server OAuth trust — token issuer, metadata publisher, partner trust store,
@@ -217,18 +218,4 @@ impl Printer {
     pub fn json(&self) -> bool {
         self.output == Output::Json
     }
-}
-
-/// The current time from the system clock (the CLI's only clock).
-pub fn now() -> i64 {
-    use s2s::clock::Clock as _;
-    s2s::clock::SystemClock.now()
-}
-
-/// Formats Unix seconds as RFC 3339.
-pub fn rfc3339(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_else(|| t.to_string())
 }
