@@ -28,8 +28,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use crate::timestamp::{now, rfc3339};
 use crate::store::{self, Store};
+pub use crate::timestamp::{now, rfc3339};
 
 /// s2sd: server-to-server OAuth trust — token issuer, metadata publisher, partner trust store,
 /// validator and admin CLI.
