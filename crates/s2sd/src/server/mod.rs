@@ -5,6 +5,8 @@
 //! its own part of it (`FromRef`), and no role depends on this module.
 
 mod state;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 
 use std::net::SocketAddr;
