@@ -2,7 +2,12 @@
 //! tenants (realms) with their metadata document, OpenID discovery and JWKS, service principals
 //! with service principal names (SPNs) and credentials, and the token endpoint
 //! `POST /<realm>/tokens/OAuth/2` that turns a client secret or a client assertion into an
-//! actor-style token for a resource (`endpoint.rs`).
+//! actor-style token for a resource.
+//!
+//! Files: `request.rs` reads a token request, `grant.rs` decides it (pure), `endpoint.rs` answers
+//! it (signing, reuse, the routes and the state the handlers take), `error.rs` the refusals and
+//! their one HTTP form, `discovery.rs` tenant metadata, OpenID and JWKS, `signer.rs` the signing
+//! threads. Nothing here knows the server that composes the roles, nor the CLI.
 //!
 //! This module owns the decisions: which tenant, which principal, whether a credential holds now,
 //! whether a host matches an SPN, whether an assertion was seen before, and how long a client that
@@ -18,7 +23,11 @@
 //! pattern means on a certificate. A port on an SPN must equal the resource's port when the
 //! resource names one; an SPN without a port matches any port.
 
+pub mod discovery;
 pub mod endpoint;
+pub mod error;
+pub mod grant;
+pub mod request;
 pub mod signer;
 
 use std::collections::HashMap;
@@ -218,7 +227,14 @@ impl Authority {
     pub async fn reload(&self) -> Result<(), StoreError> {
         let Some(store) = &self.store else { return Ok(()) };
         let records = store.authority_snapshot().await?;
-        let snapshot = build(&records);
+        self.publish(&records);
+        Ok(())
+    }
+
+    /// Builds the snapshot of `records` and puts it in force (what [`Self::reload`] does with the
+    /// store's): warnings are logged when they change, and a new version forgets issued tokens.
+    pub fn publish(&self, records: &AuthoritySnapshot) {
+        let snapshot = build(records);
         let previous = self.snapshot.load();
         if previous.version != snapshot.version || previous.warnings != snapshot.warnings {
             for w in &snapshot.warnings {
@@ -231,7 +247,6 @@ impl Authority {
             self.issued.clear();
         }
         self.snapshot.store(Arc::new(snapshot));
-        Ok(())
     }
 
     /// The configuration in force.
@@ -241,7 +256,7 @@ impl Authority {
 
     /// The tenant with this realm (case-insensitive).
     pub fn tenant(&self, realm: &str) -> Option<Arc<Tenant>> {
-        self.snapshot.load().tenants.get(&realm.to_ascii_lowercase()).cloned()
+        self.snapshot.load().tenant(realm).cloned()
     }
 
     /// Says whether the node serves https (the default) or plain http: the scheme of the token URL
@@ -328,6 +343,11 @@ impl Authority {
 }
 
 impl Snapshot {
+    /// The tenant with this realm (case-insensitive).
+    pub fn tenant(&self, realm: &str) -> Option<&Arc<Tenant>> {
+        self.tenants.get(&realm.to_ascii_lowercase())
+    }
+
     /// Checks `secret` against the principal's client secrets in constant time (per secret);
     /// returns the matching credential.
     pub fn matching_secret<'a>(&self, principal: &'a ServicePrincipal, secret: &str) -> Option<&'a SecretCredential> {

@@ -47,13 +47,21 @@ struct Job {
 /// A pool of signing threads (see the module documentation).
 pub struct Signer {
     threads: usize,
-    queue: OnceLock<Result<mpsc::Sender<Job>, String>>,
+    pool: OnceLock<Result<Pool, String>>,
+}
+
+/// The started pool: the queue's sending end (dropping it ends the threads) and the threads.
+struct Pool {
+    queue: mpsc::Sender<Job>,
+    /// Nobody joins them: they end on their own once the queue closes (tests join them).
+    #[cfg_attr(not(test), allow(dead_code))]
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
 }
 
 impl Signer {
     /// A pool of `threads` signing threads (at least one), started on first use.
     pub fn new(threads: usize) -> Self {
-        Self { threads: threads.max(1), queue: OnceLock::new() }
+        Self { threads: threads.max(1), pool: OnceLock::new() }
     }
 
     /// A pool with [`THREADS_PER_CORE`] threads per core.
@@ -63,26 +71,27 @@ impl Signer {
 
     /// Signs `claims` under `header` with `key` on a signing thread.
     pub async fn sign(&self, header: Header, claims: ActorClaims, key: Arc<SigningKey>) -> Result<String, SignerError> {
-        let queue =
-            self.queue.get_or_init(|| start(self.threads)).as_ref().map_err(|e| SignerError::Spawn(e.clone()))?;
+        let pool = self.pool.get_or_init(|| start(self.threads)).as_ref().map_err(|e| SignerError::Spawn(e.clone()))?;
         let (reply, answer) = oneshot::channel();
-        queue.send(Job { header, claims, key, reply }).await.map_err(|_| SignerError::Stopped)?;
+        pool.queue.send(Job { header, claims, key, reply }).await.map_err(|_| SignerError::Stopped)?;
         Ok(answer.await.map_err(|_| SignerError::Stopped)??)
     }
 }
 
 /// Starts `threads` threads that take jobs from one queue until every sender is gone.
-fn start(threads: usize) -> Result<mpsc::Sender<Job>, String> {
-    let (sender, receiver) = mpsc::channel::<Job>(QUEUE_DEPTH);
+fn start(threads: usize) -> Result<Pool, String> {
+    let (queue, receiver) = mpsc::channel::<Job>(QUEUE_DEPTH);
     let receiver = Arc::new(Mutex::new(receiver));
-    for n in 0..threads {
-        let receiver = Arc::clone(&receiver);
-        std::thread::Builder::new()
-            .name(format!("s2s-signer-{n}"))
-            .spawn(move || work(&receiver))
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(sender)
+    let threads = (0..threads)
+        .map(|n| {
+            let receiver = Arc::clone(&receiver);
+            std::thread::Builder::new()
+                .name(format!("s2s-signer-{n}"))
+                .spawn(move || work(&receiver))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Pool { queue, threads: Mutex::new(threads) })
 }
 
 /// One signing thread: waits for a job (one thread at a time holds the receiver), signs it outside
@@ -140,12 +149,40 @@ mod tests {
         }
     }
 
+    impl Signer {
+        /// The started threads, for the caller to join.
+        fn take_threads(&self) -> Vec<std::thread::JoinHandle<()>> {
+            let pool = self.pool.get().unwrap().as_ref().unwrap();
+            std::mem::take(&mut *pool.threads.lock().unwrap())
+        }
+    }
+
     #[tokio::test]
     async fn dropping_the_signer_stops_its_threads() {
         let (key, _) = key();
-        let signer = Signer::new(1);
+        let signer = Signer::new(3);
         signer.sign(Header { alg: "RS256".into(), ..Header::default() }, ActorClaims::default(), key).await.unwrap();
+        let threads = signer.take_threads();
+        assert_eq!(threads.len(), 3);
+        assert!(threads.iter().all(|t| !t.is_finished()), "the threads wait for work while the signer lives");
         drop(signer);
-        // The thread sees the closed queue and returns; nothing to join, but nothing may hang either.
+        // Joined on a thread of its own, so that a signer whose threads never end fails the test
+        // instead of hanging it; a generous bound, since ending takes microseconds.
+        let (ended, joined) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let names: Vec<String> = threads
+                .into_iter()
+                .map(|t| (t.thread().name().unwrap().to_owned(), t.join()))
+                .map(|(n, r)| {
+                    r.unwrap();
+                    n
+                })
+                .collect();
+            let _ = ended.send(names);
+        });
+        let names = joined
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the signing threads still run after the signer was dropped");
+        assert_eq!(names, ["s2s-signer-0", "s2s-signer-1", "s2s-signer-2"]);
     }
 }

@@ -30,6 +30,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::admin::Admin;
 use crate::store::{self, Store};
+pub use crate::timestamp::{now, rfc3339};
 
 /// s2sd: server-to-server OAuth trust — token issuer, metadata publisher, partner trust store,
 /// validator and admin CLI.
@@ -226,4 +227,3 @@ impl Printer {
     }
 }
 
-pub use crate::timestamp::{now, rfc3339};

@@ -129,7 +129,7 @@ pub async fn test_storage(store: &dyn Store, test: &StorageTest, now: i64) -> Re
         Err(e) => return failed(report, "open the Conversation History folder (GetFolder)", t, e),
     };
     let t = Instant::now();
-    let subject = format!("s2s storage connectivity test {}", crate::cli::rfc3339(now));
+    let subject = format!("s2s storage connectivity test {}", crate::timestamp::rfc3339(now));
     let item = match session
         .client
         .create_message(&Folder::Id(&folder), &subject, "Written by s2sd test storage-connectivity.")

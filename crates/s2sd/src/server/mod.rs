@@ -1,8 +1,12 @@
 //! The HTTP surface of a node: our metadata document at the paths Lync, Exchange and SharePoint
 //! use, `/s2s/whoami` behind the validator, health, and the Bearer challenge on every path for an
 //! empty token. `run` serves it over TLS (or plain http when explicitly asked) until cancelled.
+//! It composes the roles (the authority's routes, EWS) over one [`AppState`]; each handler takes
+//! its own part of it (`FromRef`), and no role depends on this module.
 
 mod state;
+#[cfg(test)]
+mod tests;
 pub mod tls;
 
 use std::net::SocketAddr;
@@ -22,7 +26,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-pub use state::AppState;
+pub use state::{AppState, HealthState, MetadataState};
 pub use tls::TlsSource;
 
 use crate::store::{StoreError, Stores};
@@ -129,7 +133,7 @@ pub fn router(state: AppState) -> Router {
         .route("/s2s/whoami", get(whoami).post(whoami))
         .route("/healthz", get(health))
         .route("/metrics", get(metrics_text))
-        .merge(authority_routes())
+        .merge(crate::authority::endpoint::routes())
         .fallback(not_found)
         // Each `Router::layer` call wraps every route in one more boxed service, cloned per request:
         // the layers go on in two stacks rather than one call each (outermost first).
@@ -148,16 +152,6 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The authorization-server role: per-tenant metadata, OpenID discovery, JWKS, token endpoint.
-fn authority_routes() -> Router<AppState> {
-    use crate::authority::endpoint;
-    Router::new()
-        .route("/{realm}/metadata/json/1", get(endpoint::metadata))
-        .route("/{realm}/v2.0/.well-known/openid-configuration", get(endpoint::openid_configuration))
-        .route("/{realm}/discovery/keys", get(endpoint::jwks))
-        .route("/{realm}/tokens/OAuth/2", post(endpoint::token))
-}
-
 /// `POST /EWS/Exchange.asmx` (and its other spellings), behind the validator.
 fn ews_router(state: &AppState) -> Router<AppState> {
     let mut ews = Router::new();
@@ -167,13 +161,13 @@ fn ews_router(state: &AppState) -> Router<AppState> {
     ews.layer(S2sLayer::new(state.auth.clone()))
 }
 
-async fn metadata(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+async fn metadata(State(state): State<MetadataState>, uri: Uri, headers: HeaderMap) -> Response {
     // `/metadata/json/1?realm=<tenant>`: an authority tenant's document (TokenHelper, node-sp-auth).
-    if let Some(tenant_document) = crate::authority::endpoint::metadata_for_query(&state, &uri, &headers) {
+    if let Some(tenant_document) = crate::authority::discovery::metadata_for_query(&state.authority, &uri, &headers) {
         return tenant_document;
     }
     let authority = request_authority(&uri, &headers);
-    let mut doc = (**state.metadata.load()).clone();
+    let mut doc = (**state.document.load()).clone();
     if !authority.is_empty() {
         doc.endpoints = vec![Endpoint {
             location: format!("https://{authority}{}", uri.path()),
@@ -212,7 +206,7 @@ async fn whoami(Caller(caller): Caller) -> Response {
     .into_response()
 }
 
-async fn health(State(state): State<AppState>) -> Response {
+async fn health(State(state): State<HealthState>) -> Response {
     let snapshot = state.trust.load();
     let identity = state.issuer.identity();
     let schedule = state.schedule.load();

@@ -3,11 +3,16 @@
 //! LISTEN/NOTIFY), and republishes the trust snapshot, the signing key and the metadata document
 //! when anything changed, so CLI changes on any node apply within about a second without a restart.
 //! Metadata refresh results are written back to the store from here.
+//!
+//! Each role's handlers take only the part of the state they need, by axum's `FromRef`: the
+//! authority its [`AuthorityState`], the server's own handlers [`MetadataState`] and
+//! [`HealthState`]; [`AppState`] is what the router holds and what the watcher keeps current.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use axum::extract::FromRef;
 use s2s::client::Issuer;
 use s2s::clock::SharedClock;
 use s2s::metadata::MetadataDocument;
@@ -17,6 +22,7 @@ use s2s::partner::refresh::{self, FetchReport, RefreshPolicy};
 use s2s::validate::Validator;
 use tokio_util::sync::CancellationToken;
 
+use crate::authority::endpoint::AuthorityState;
 use crate::issuer::rollover;
 use crate::store::mailbox::MailboxStore;
 use crate::store::{Store, StoreError, Stores};
@@ -58,6 +64,31 @@ pub struct Shared {
     pub clock: SharedClock,
     /// The authorization-server role: tenants, service principals, the token endpoint's state.
     pub authority: Arc<crate::authority::Authority>,
+    /// What the authority's handlers take (the same authority, issuer and metadata document).
+    pub authority_state: AuthorityState,
+}
+
+/// What the node's metadata handler takes: our document, and the authority for the tenant
+/// documents asked for with `?realm=`.
+#[derive(Clone)]
+pub struct MetadataState {
+    /// Our metadata document.
+    pub document: Arc<ArcSwap<MetadataDocument>>,
+    /// The authorization-server role.
+    pub authority: AuthorityState,
+}
+
+/// What `/healthz` takes.
+#[derive(Clone)]
+pub struct HealthState {
+    /// Who we are and whom we trust.
+    pub trust: Arc<TrustStore>,
+    /// Our signing identity.
+    pub issuer: Arc<Issuer>,
+    /// Certificates nearing expiry.
+    pub schedule: Arc<ArcSwap<Schedule>>,
+    /// The store version in force.
+    pub version: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl std::ops::Deref for AppState {
@@ -65,6 +96,29 @@ impl std::ops::Deref for AppState {
 
     fn deref(&self) -> &Shared {
         &self.0
+    }
+}
+
+impl FromRef<AppState> for AuthorityState {
+    fn from_ref(state: &AppState) -> Self {
+        state.authority_state.clone()
+    }
+}
+
+impl FromRef<AppState> for MetadataState {
+    fn from_ref(state: &AppState) -> Self {
+        Self { document: Arc::clone(&state.metadata), authority: state.authority_state.clone() }
+    }
+}
+
+impl FromRef<AppState> for HealthState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            trust: Arc::clone(&state.trust),
+            issuer: Arc::clone(&state.issuer),
+            schedule: Arc::clone(&state.schedule),
+            version: Arc::clone(&state.version),
+        }
     }
 }
 
@@ -102,17 +156,20 @@ impl AppState {
             });
         });
         let refresher = refresh::spawn(Arc::clone(&trust), clock.clone(), policy, Some(hook), cancel.clone());
+        let metadata = Arc::new(ArcSwap::from_pointee(loaded.metadata));
+        let authority_state = AuthorityState::new(Arc::clone(&authority), Arc::clone(&issuer), Arc::clone(&metadata));
         let state = Self(Arc::new(Shared {
             store,
             mailbox,
             trust,
             auth: S2sAuth::new(validator).with_refresher(refresher),
             issuer,
-            metadata: Arc::new(ArcSwap::from_pointee(loaded.metadata)),
+            metadata,
             version: Arc::new(std::sync::atomic::AtomicI64::new(loaded.version)),
             schedule: Arc::new(ArcSwap::from_pointee(schedule)),
             clock,
             authority,
+            authority_state,
         }));
         tokio::spawn(state.clone().watch(poll, cancel));
         Ok(state)

@@ -1,0 +1,450 @@
+//! The token endpoint's decision, pure: a [`TokenRequest`], the authority's configuration
+//! [`Snapshot`] and the time decide whether a [`Grant`] is made — which client (by its secret or a
+//! signed assertion), for which resource (a service principal with a matching SPN) — or which
+//! [`OAuthError`] refuses it.
+//!
+//! It does no I/O, reads no clock, knows nothing of HTTP, signs nothing and reuses nothing: the
+//! handler (`endpoint.rs`) reads the request, takes the time, signs or reuses a token for the
+//! grant and answers. The one memory it touches is the replay memory it is handed
+//! ([`SeenAssertions`]), where an assertion is spent once its signature, audience and dates hold,
+//! before the resource is looked at. It never logs.
+
+use std::sync::Arc;
+
+use s2s::clock::UnixTime;
+use s2s::principal::{ACS, Principal};
+use s2s::token::{Assertion, AssertionError};
+
+use super::error::{ErrorCode, OAuthError, malformed, missing};
+use super::request::TokenRequest;
+use super::{ASSERTION_SKEW, ServicePrincipal, Snapshot, Spn, Tenant};
+
+/// The grant type of the legacy (pre-RFC 7523) JWT bearer assertion Exchange and Lync send.
+pub const GRANT_JWT_BEARER_LEGACY: &str = "http://oauth.net/grant_type/jwt/1.0/bearer";
+/// `client_credentials`.
+pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+/// RFC 7523's `client_assertion_type`.
+pub const CLIENT_ASSERTION_TYPE_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// What a granted request gets a token for.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// The authenticated client.
+    pub client: Arc<ServicePrincipal>,
+    /// The resource as the client named it (answered back as it is).
+    pub resource: String,
+    /// The token's audience: `<app id>/<host>@<realm>`, normalised.
+    pub audience: Principal,
+}
+
+/// What the request was made to: for assertion audiences and messages.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `scheme://host[:port]/path` as the client saw it.
+    pub url: String,
+    /// With the query, when there was one.
+    pub url_with_query: Option<String>,
+    /// The request's `host[:port]`.
+    pub authority: String,
+}
+
+/// Where assertions are remembered so that each is accepted once.
+pub trait SeenAssertions {
+    /// Records the assertion `key` (valid until `expires_at`); true when it was seen before and
+    /// has not expired at `now`.
+    fn replayed(&self, key: &str, expires_at: UnixTime, now: UnixTime) -> bool;
+}
+
+/// How the client authenticates.
+enum ClientAuth<'a> {
+    Secret {
+        client_id: &'a str,
+        secret: &'a str,
+    },
+    /// A signed assertion: RFC 7523 `client_assertion` (failures are `invalid_client`) or the legacy
+    /// bearer assertion, which is the grant itself (failures are `invalid_grant`).
+    Assertion {
+        client_id: Option<&'a str>,
+        assertion: &'a str,
+        failure: ErrorCode,
+    },
+}
+
+/// Decides `req` to `tenant` (of `snapshot`) at `now`: authenticates the client, then checks the
+/// resource. `target` (what the request was made to) is built only for assertions, whose audience
+/// it is; assertions are spent in `seen`.
+pub fn decide(
+    snapshot: &Snapshot,
+    tenant: &Tenant,
+    req: &TokenRequest,
+    target: &dyn Fn() -> Target,
+    now: UnixTime,
+    seen: &dyn SeenAssertions,
+) -> Result<Grant, OAuthError> {
+    let client = match client_auth(req)? {
+        ClientAuth::Secret { client_id, secret } => {
+            let app = client_app_id(client_id, tenant)?;
+            let principal = client_principal(tenant, &app)?;
+            check_secret(snapshot, &principal, secret, &tenant.realm, now)?;
+            principal
+        }
+        ClientAuth::Assertion { client_id, assertion, failure } => {
+            check_assertion(seen, tenant, client_id, assertion, &target(), now, failure)?
+        }
+    };
+    let (resource, audience) = resource(req, tenant)?;
+    Ok(Grant { client, resource, audience })
+}
+
+fn client_auth(req: &TokenRequest) -> Result<ClientAuth<'_>, OAuthError> {
+    let grant = req.grant_type.as_deref().ok_or_else(|| {
+        missing(format!(
+            "the request has no grant_type: use {GRANT_CLIENT_CREDENTIALS} (client secret or client_assertion) or {GRANT_JWT_BEARER_LEGACY} (assertion)"
+        ))
+    })?;
+    if grant.eq_ignore_ascii_case(GRANT_CLIENT_CREDENTIALS) {
+        return match (&req.client_assertion, &req.client_secret) {
+            (Some(_), Some(_)) => {
+                Err(malformed("the request carries both client_secret and client_assertion: use one"))
+            }
+            (Some(assertion), None) => {
+                let kind = req.client_assertion_type.as_deref().unwrap_or_default();
+                if !kind.eq_ignore_ascii_case(CLIENT_ASSERTION_TYPE_JWT) {
+                    return Err(malformed(format!(
+                        "client_assertion_type must be {CLIENT_ASSERTION_TYPE_JWT} (it is `{kind}`)"
+                    )));
+                }
+                Ok(ClientAuth::Assertion {
+                    client_id: req.client_id.as_deref(),
+                    assertion,
+                    failure: ErrorCode::InvalidClient,
+                })
+            }
+            (None, Some(secret)) => {
+                let client_id = req
+                    .client_id
+                    .as_deref()
+                    .ok_or_else(|| missing("the request has a client_secret but no client_id"))?;
+                Ok(ClientAuth::Secret { client_id, secret })
+            }
+            (None, None) => Err(OAuthError::new(
+                ErrorCode::InvalidClient,
+                7000216,
+                "the request carries no client credential: send client_secret (s2sd service-principal credential add --type symmetric) or client_assertion with client_assertion_type (--type asymmetric)",
+            )),
+        };
+    }
+    if grant.eq_ignore_ascii_case(GRANT_JWT_BEARER_LEGACY) {
+        if req.client_secret.is_some() || req.client_assertion.is_some() {
+            return Err(malformed(format!(
+                "grant_type {GRANT_JWT_BEARER_LEGACY} authenticates by its assertion; drop client_secret / client_assertion"
+            )));
+        }
+        let assertion = req
+            .assertion
+            .as_deref()
+            .ok_or_else(|| missing(format!("grant_type {GRANT_JWT_BEARER_LEGACY} needs an assertion")))?;
+        return Ok(ClientAuth::Assertion {
+            client_id: req.client_id.as_deref(),
+            assertion,
+            failure: ErrorCode::InvalidGrant,
+        });
+    }
+    Err(OAuthError::new(
+        ErrorCode::UnsupportedGrantType,
+        70003,
+        format!(
+            "grant_type `{grant}` is not supported here: use {GRANT_CLIENT_CREDENTIALS} or {GRANT_JWT_BEARER_LEGACY}"
+        ),
+    ))
+}
+/// `<id>@<realm>` or bare `<id>` → the lower-case app id; the realm, if any, must be the tenant's.
+fn client_app_id(client_id: &str, tenant: &Tenant) -> Result<String, OAuthError> {
+    let (app, realm) = match client_id.rsplit_once('@') {
+        Some((app, realm)) => (app, Some(realm)),
+        None => (client_id, None),
+    };
+    if let Some(realm) = realm
+        && !realm.eq_ignore_ascii_case(&tenant.realm)
+    {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            700016,
+            format!(
+                "client {client_id} belongs to realm {realm}, but this is the token endpoint of tenant {t}: send it to /{realm}/tokens/OAuth/2, or use client_id {app}@{t}",
+                t = tenant.realm
+            ),
+        ));
+    }
+    let app = app.trim().to_ascii_lowercase();
+    if app.is_empty() {
+        return Err(missing("client_id names no application id"));
+    }
+    Ok(app)
+}
+
+fn client_principal(tenant: &Tenant, app: &str) -> Result<Arc<ServicePrincipal>, OAuthError> {
+    let realm = &tenant.realm;
+    let principal = tenant.principals.get(app).cloned().ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::InvalidClient,
+            700016,
+            format!(
+                "unknown client {app}@{realm}: tenant {realm} has no service principal with this app id (s2sd service-principal new --tenant {realm} --app-id {app} --display-name NAME)"
+            ),
+        )
+    })?;
+    if !principal.enabled {
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            7000112,
+            format!(
+                "service principal {app}@{realm} ({}) is disabled (s2sd service-principal set --tenant {realm} --app-id {app} --enabled true)",
+                principal.display_name
+            ),
+        ));
+    }
+    Ok(principal)
+}
+
+fn check_secret(
+    snapshot: &Snapshot,
+    principal: &ServicePrincipal,
+    secret: &str,
+    realm: &str,
+    now: UnixTime,
+) -> Result<(), OAuthError> {
+    let app = &principal.app_id;
+    // Only refusals name the command; a granted request does not format it.
+    let add = || format!("s2sd service-principal credential add --tenant {realm} --app-id {app} --type symmetric");
+    if principal.secrets.is_empty() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            7000215,
+            format!("service principal {app}@{realm} has no client secret ({})", add()),
+        ));
+    }
+    let credential = snapshot.matching_secret(principal, secret).ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::InvalidClient,
+            7000215,
+            format!(
+                "invalid client secret for {app}@{realm}: it matches none of its {} secret(s); secrets are shown only once, so add a new one if it is lost ({})",
+                principal.secrets.len(),
+                add()
+            ),
+        )
+    })?;
+    credential_dates(
+        "client secret",
+        &credential.id,
+        credential.start_at,
+        credential.end_at,
+        app,
+        realm,
+        now,
+        &add,
+        ErrorCode::InvalidClient,
+    )
+}
+
+/// Checks a credential's start and end dates.
+#[allow(clippy::too_many_arguments)]
+fn credential_dates(
+    what: &str,
+    id: &str,
+    start: UnixTime,
+    end: UnixTime,
+    app: &str,
+    realm: &str,
+    now: UnixTime,
+    add: &dyn Fn() -> String,
+    error: ErrorCode,
+) -> Result<(), OAuthError> {
+    if now < start {
+        return Err(OAuthError::new(
+            error,
+            7000222,
+            format!(
+                "the {what} {id} of {app}@{realm} is not yet valid: it starts at {} (see s2sd service-principal credential list --tenant {realm} --app-id {app})",
+                crate::timestamp::rfc3339(start)
+            ),
+        ));
+    }
+    if now > end {
+        return Err(OAuthError::new(
+            error,
+            7000222,
+            format!(
+                "the {what} {id} of {app}@{realm} expired at {} ({}; then s2sd service-principal credential remove --tenant {realm} --app-id {app} --id {id})",
+                crate::timestamp::rfc3339(end),
+                add()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Verifies a client assertion (or a legacy grant assertion): its client, signature, audience,
+/// lifetime, credential dates and that it was not presented before. Failures are `error`.
+fn check_assertion(
+    seen: &dyn SeenAssertions,
+    tenant: &Tenant,
+    client_id: Option<&str>,
+    token: &str,
+    target: &Target,
+    now: UnixTime,
+    error: ErrorCode,
+) -> Result<Arc<ServicePrincipal>, OAuthError> {
+    let realm = &tenant.realm;
+    let fail = |number: u32, text: String| OAuthError::new(error, number, text);
+    let assertion = Assertion::decode(token).map_err(|e| fail(50027, format!("the assertion is unusable: {e}")))?;
+    let claimed = assertion
+        .claims
+        .iss
+        .clone()
+        .or_else(|| assertion.claims.sub.clone())
+        .ok_or_else(|| fail(50027, "the assertion has no iss (the client, <app id>@<realm>)".into()))?;
+    let app = client_app_id(&claimed, tenant)?;
+    if let Some(id) = client_id {
+        let given = client_app_id(id, tenant)?;
+        if given != app {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidClient,
+                700021,
+                format!("client_id {id} differs from the assertion's issuer {claimed}"),
+            ));
+        }
+    }
+    let principal = client_principal(tenant, &app)?;
+    // Only refusals name the command, as in check_secret.
+    let add = || {
+        format!(
+            "s2sd service-principal credential add --tenant {realm} --app-id {app} --type asymmetric --usage verify --certificate FILE"
+        )
+    };
+    let keys = principal.assertion_keys();
+    if keys.is_empty() {
+        return Err(fail(
+            700027,
+            format!("service principal {app}@{realm} has no certificate to verify assertions with ({})", add()),
+        ));
+    }
+    let (host, _) = s2s::principal::split_authority(&target.authority);
+    let mut audiences = vec![target.url.clone()];
+    audiences.extend(target.url_with_query.clone());
+    audiences.push(format!("{ACS}/{host}@{realm}"));
+    if host != target.authority {
+        audiences.push(format!("{ACS}/{}@{realm}", target.authority));
+    }
+    let verified =
+        assertion.verify(&format!("{app}@{realm}"), &keys, &audiences, now, ASSERTION_SKEW).map_err(|e| {
+            let number = match e {
+                AssertionError::Expired(_) | AssertionError::NotYetValid(_) | AssertionError::MissingExpiry => 700024,
+                AssertionError::LifetimeTooLong { .. } | AssertionError::WrongAudience { .. } => 50013,
+                _ => 700027,
+            };
+            let fix = match &e {
+                AssertionError::UnknownCertificate { .. } => format!(" ({})", add()),
+                AssertionError::LifetimeTooLong { .. } => {
+                    " (sign assertions that expire within minutes: Exchange uses 10 min)".to_owned()
+                }
+                AssertionError::WrongAudience { .. } => format!(" (set aud to {})", target.url),
+                _ => String::new(),
+            };
+            fail(number, format!("{e}{fix}"))
+        })?;
+    if let Some(c) = principal.certificate(&verified.x5t) {
+        credential_dates("certificate", &c.id, c.start_at, c.end_at, &app, realm, now, &add, error)?;
+    }
+    let replay_key = format!("{realm}|{app}|{}", verified.replay_key);
+    if seen.replayed(&replay_key, verified.expires_at, now) {
+        return Err(fail(
+            50013,
+            format!(
+                "this assertion of {app}@{realm} was presented before: assertions are single-use, sign a new one for each request (with a fresh jti)"
+            ),
+        ));
+    }
+    Ok(principal)
+}
+
+/// The resource as requested and as the audience: `resource`, else the `scope` (with any
+/// `/.default` suffix removed); `<appId>/<host>[@<realm>]`, the realm the tenant's.
+fn resource(req: &TokenRequest, tenant: &Tenant) -> Result<(String, Principal), OAuthError> {
+    let realm = &tenant.realm;
+    let from_scope = req.scope.as_deref().and_then(|s| {
+        s.split_whitespace()
+            .find(|s| !matches!(*s, "openid" | "profile" | "offline_access" | "email"))
+            .map(|s| s.strip_suffix("/.default").unwrap_or(s).to_owned())
+    });
+    let requested = req.resource.clone().or_else(|| from_scope.clone()).ok_or_else(|| {
+        missing(format!(
+            "the request names no resource: send resource=<app id>/<host>@{realm} (or scope=<app id>/<host>@{realm}/.default)"
+        ))
+    })?;
+    let audience = parse_resource(&requested, tenant)?;
+    if req.resource.is_some()
+        && let Some(scope) = &from_scope
+        && let Ok(other) = parse_resource(scope, tenant)
+        && other != audience
+    {
+        return Err(malformed(format!("resource {requested} and scope {scope} name different resources: send one")));
+    }
+    let app = &audience.app_id;
+    let host = audience.host.clone().unwrap_or_default();
+    let principal = tenant.principals.get(app).ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::InvalidResource,
+            500011,
+            format!(
+                "no service principal {app}@{realm} for resource {requested} (s2sd service-principal new --tenant {realm} --app-id {app} --display-name NAME --spn {app}/{host})"
+            ),
+        )
+    })?;
+    if !principal.enabled {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidResource,
+            500014,
+            format!(
+                "the resource's service principal {app}@{realm} ({}) is disabled (s2sd service-principal set --tenant {realm} --app-id {app} --enabled true)",
+                principal.display_name
+            ),
+        ));
+    }
+    if principal.spn_for(&host).is_none() {
+        let known: Vec<String> = principal.spns.iter().map(Spn::text).collect();
+        return Err(OAuthError::new(
+            ErrorCode::InvalidResource,
+            500011,
+            format!(
+                "service principal {app}@{realm} has no service principal name for host {host} (it has {}): s2sd service-principal spn add --tenant {realm} --app-id {app} --spn {app}/{host}",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            ),
+        ));
+    }
+    Ok((requested, audience))
+}
+
+fn parse_resource(text: &str, tenant: &Tenant) -> Result<Principal, OAuthError> {
+    let realm = &tenant.realm;
+    let invalid = |why: &str| {
+        OAuthError::new(
+            ErrorCode::InvalidResource,
+            500011,
+            format!("resource `{text}` {why}: this authority issues for <app id>/<host>@{realm}"),
+        )
+    };
+    if text.contains("://") {
+        return Err(invalid("is a URL"));
+    }
+    let full = if text.contains('@') { text.to_owned() } else { format!("{text}@{realm}") };
+    let p = Principal::parse(&full).map_err(|_| invalid("is not of the form <app id>/<host>@<realm>"))?;
+    if p.host.is_none() {
+        return Err(invalid("names no host"));
+    }
+    if !p.realm.eq_ignore_ascii_case(realm) {
+        return Err(invalid(&format!("is in realm {}, not in this tenant's", p.realm)));
+    }
+    Ok(p)
+}
