@@ -139,7 +139,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(S2sLayer::new(state.auth.clone())),
         )
         // EWS enforces its own, larger limit and answers it with a SOAP fault.
-        .merge(ews_router(&state))
+        .merge(crate::mailbox::ews::router(&axum::extract::FromRef::from_ref(&state)))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
@@ -156,15 +156,6 @@ fn authority_routes() -> Router<AppState> {
         .route("/{realm}/v2.0/.well-known/openid-configuration", get(endpoint::openid_configuration))
         .route("/{realm}/discovery/keys", get(endpoint::jwks))
         .route("/{realm}/tokens/OAuth/2", post(endpoint::token))
-}
-
-/// `POST /EWS/Exchange.asmx` (and its other spellings), behind the validator.
-fn ews_router(state: &AppState) -> Router<AppState> {
-    let mut ews = Router::new();
-    for path in crate::mailbox::ews::PATHS {
-        ews = ews.route(path, post(crate::mailbox::ews::handle));
-    }
-    ews.layer(S2sLayer::new(state.auth.clone()))
 }
 
 async fn metadata(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {

@@ -68,6 +68,18 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The Exchange role's part of the state.
+impl axum::extract::FromRef<AppState> for crate::mailbox::ews::EwsState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            mailbox: Arc::clone(&state.mailbox),
+            trust: Arc::clone(&state.trust),
+            auth: state.auth.clone(),
+            clock: state.clock.clone(),
+        }
+    }
+}
+
 impl AppState {
     /// Loads the configuration, starts the metadata refresher and the store watcher.
     pub async fn start(

@@ -5,8 +5,8 @@
 //! malformed XML, wrong envelope, unsupported operation), and the writer's output read back.
 
 use super::request::{
-    BaseShape, Comparison, DeleteType, FieldPath, FieldUpdate, FolderRef, NewItem, Operation, Restriction, Traversal,
-    UserId,
+    BaseShape, Comparison, DeleteType, FieldUpdate, FieldUri, FieldValue, FolderRef, NewItem, Operation, PropertyPath,
+    Restriction, Traversal, UserId,
 };
 use super::soap::{self, MAX_BODY_BYTES, SOAP_NS, SoapError};
 use super::writer::{self, E_NS, M_NS, T_NS, Xml};
@@ -54,7 +54,7 @@ fn get_folder_root_and_conversation_history_as_exchangelib_sends_them() {
             [FolderRef::Distinguished { id: id.into(), mailbox: Some("kenmyer@litwareinc.com".into()) }]
         );
         assert_eq!(g.shape.base, BaseShape::IdOnly);
-        assert!(g.shape.additional.contains(&"folder:DisplayName".to_owned()), "{:?}", g.shape.additional);
+        assert!(g.shape.additional.iter().any(|p| p.to_string() == "folder:DisplayName"), "{:?}", g.shape.additional);
         assert_eq!(r.server_version.as_deref(), Some("Exchange2016"));
     }
     let r = parse(fixture!("GetFolder-root-delegate.xml").as_bytes()).unwrap();
@@ -80,11 +80,11 @@ fn create_item_message_and_contact_as_exchangelib_sends_them() {
         })
     );
     let [NewItem::Message(m)] = c.items.as_slice() else { panic!("{:?}", c.items) };
-    assert!(m.subject.as_deref().unwrap().starts_with("s2s interop act-as "));
-    assert_eq!(m.body, Some(("Text".into(), "IM conversation saved by exchangelib (act-as)".into())));
+    assert!(m.item.subject.as_deref().unwrap().starts_with("s2s interop act-as "));
+    assert_eq!(m.item.body, Some(("Text".into(), "IM conversation saved by exchangelib (act-as)".into())));
     let to = m.to.as_ref().unwrap();
     assert_eq!(to[0].email.as_deref(), Some("kenmyer@litwareinc.com"));
-    assert_eq!(m.is_read, Some(false));
+    assert_eq!(m.item.is_read, Some(false));
 
     let r = parse(fixture!("CreateItem-contact-delegate.xml").as_bytes()).unwrap();
     let Operation::CreateItem(c) = &r.operation else { panic!("{:?}", r.operation) };
@@ -102,7 +102,7 @@ fn find_item_with_paging_and_a_subject_restriction_as_exchangelib_sends_it() {
     let paging = f.paging.unwrap();
     assert_eq!((paging.max, paging.offset, paging.from_end), (Some(100), 0, false));
     let Some(Restriction::Compare { field, op, value }) = &f.restriction else { panic!("{:?}", f.restriction) };
-    assert_eq!((field.as_str(), *op), ("item:Subject", Comparison::Equal));
+    assert_eq!((field, *op), (&PropertyPath::Field(FieldUri::Subject), Comparison::Equal));
     assert!(value.starts_with("s2s interop impersonation "));
     let r = parse(fixture!("FindItem-all-delegate.xml").as_bytes()).unwrap();
     let Operation::FindItem(f) = &r.operation else { panic!("{:?}", r.operation) };
@@ -120,8 +120,8 @@ fn get_update_and_delete_item_as_exchangelib_sends_them() {
     let Operation::UpdateItem(u) = &r.operation else { panic!("{:?}", r.operation) };
     assert_eq!(u.conflict_resolution, "AutoResolve");
     let [FieldUpdate::Set { path, value }] = u.changes[0].updates.as_slice() else { panic!("{:?}", u.changes) };
-    assert_eq!(path, &FieldPath::Field("contacts:JobTitle".into()));
-    assert_eq!(value.job_title.as_deref(), Some("Engineer"));
+    assert_eq!(path, &PropertyPath::Field(FieldUri::JobTitle));
+    assert_eq!(value, &Some(FieldValue::Text("Engineer".into())));
 
     let r = parse(fixture!("DeleteItem-impersonation.xml").as_bytes()).unwrap();
     let Operation::DeleteItem(d) = &r.operation else { panic!("{:?}", r.operation) };
