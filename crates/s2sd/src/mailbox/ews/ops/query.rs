@@ -147,3 +147,39 @@ fn parse_time(text: &str) -> Option<i64> {
         .ok()
         .map(time::OffsetDateTime::unix_timestamp)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn paths_we_cannot_filter_or_sort_on_are_answered_with_their_ews_code_spelt_as_sent() {
+        for path in [
+            PropertyPath::field("item:Nonsense"),
+            PropertyPath::Extended,
+            PropertyPath::indexed("contacts:EmailAddress", "EmailAddress1"),
+            PropertyPath::Field(FieldUri::ToRecipients),
+        ] {
+            let spelt = path.to_string();
+            let e = check_restriction(&Restriction::Not(Box::new(Restriction::Exists(path.clone())))).unwrap_err();
+            assert_eq!(
+                (e.code, e.text),
+                (ResponseCode::UnsupportedPathForQuery, format!("Filtering on {spelt} is not supported."))
+            );
+            let e = check_sort(&[SortKey { path, ascending: true }]).unwrap_err();
+            assert_eq!(
+                (e.code, e.text),
+                (ResponseCode::UnsupportedPathForSortGroup, format!("Sorting by {spelt} is not supported."))
+            );
+        }
+        for field in FieldUri::ALL {
+            let path = PropertyPath::Field(field);
+            assert_eq!(check_restriction(&Restriction::Exists(path.clone())).is_ok(), field.filterable(), "{field}");
+            assert_eq!(check_sort(&[SortKey { path, ascending: false }]).is_ok(), field.sortable(), "{field}");
+        }
+        let e = check_sort(&[SortKey { path: PropertyPath::Field(FieldUri::Body), ascending: true }]).unwrap_err();
+        assert_eq!(e.text, "Sorting by item:Body is not supported.");
+    }
+}
