@@ -226,4 +226,3 @@ impl Printer {
         self.output == Output::Json
     }
 }
-

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use s2s::clock::SharedClock;
 use s2s::metadata::Endpoint;
@@ -143,22 +143,13 @@ pub fn router(state: AppState) -> Router {
                 .layer(S2sLayer::new(state.auth.clone())),
         )
         // EWS enforces its own, larger limit and answers it with a SOAP fault.
-        .merge(ews_router(&state))
+        .merge(crate::mailbox::ews::router(&axum::extract::FromRef::from_ref(&state)))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION]))
                 .layer(CatchPanicLayer::new()),
         )
         .with_state(state)
-}
-
-/// `POST /EWS/Exchange.asmx` (and its other spellings), behind the validator.
-fn ews_router(state: &AppState) -> Router<AppState> {
-    let mut ews = Router::new();
-    for path in crate::mailbox::ews::PATHS {
-        ews = ews.route(path, post(crate::mailbox::ews::handle));
-    }
-    ews.layer(S2sLayer::new(state.auth.clone()))
 }
 
 async fn metadata(State(state): State<MetadataState>, uri: Uri, headers: HeaderMap) -> Response {

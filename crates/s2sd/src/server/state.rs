@@ -122,6 +122,18 @@ impl FromRef<AppState> for HealthState {
     }
 }
 
+/// The Exchange role's part of the state.
+impl FromRef<AppState> for crate::mailbox::ews::EwsState {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            mailbox: Arc::clone(&state.mailbox),
+            trust: Arc::clone(&state.trust),
+            auth: state.auth.clone(),
+            clock: state.clock.clone(),
+        }
+    }
+}
+
 impl AppState {
     /// Loads the configuration, starts the metadata refresher and the store watcher.
     pub async fn start(

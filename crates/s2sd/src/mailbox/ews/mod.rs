@@ -8,63 +8,68 @@
 //! operation), then impersonation (`ErrorImpersonateUserDenied`, `ErrorNonExistentMailbox`
 //! faults), then the operation with one response message per folder or item. Every answer
 //! carries the `ServerVersionInfo` header. Request bodies are logged at debug level; tokens never.
+//!
+//! The role owns its state: [`EwsState`] is what the handler needs (the mailbox store, the trust
+//! snapshot for challenges, the validator, the clock); the server composing the roles hands it
+//! over with axum's `FromRef`.
 
+pub mod fault;
 pub mod request;
 pub mod soap;
 pub mod writer;
 
 mod ops;
 
+use std::sync::Arc;
+
+use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use s2s::middleware::{Caller, unresolved_caller_response};
+use axum::routing::post;
+use s2s::clock::SharedClock;
+use s2s::middleware::{Caller, S2sAuth, S2sLayer, unresolved_caller_response};
+use s2s::partner::TrustStore;
 
+pub use self::fault::{EwsError, Fault, ResponseCode};
 use self::request::{Operation, Request, UserId};
-use self::soap::SoapError;
 use crate::mailbox::{self, AccessError, MailboxError, PrincipalError, Session};
-use crate::server::AppState;
+use crate::store::StoreError;
+use crate::store::mailbox::MailboxStore;
 
 /// The paths EWS is served at (IIS matches them case-insensitively; these are the spellings clients use).
 pub const PATHS: [&str; 4] = ["/EWS/Exchange.asmx", "/ews/exchange.asmx", "/EWS/exchange.asmx", "/ews/Exchange.asmx"];
 
-/// A SOAP fault: its EWS code, text, and the operation it concerns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fault {
-    pub code: &'static str,
-    pub text: String,
-    pub operation: Option<String>,
+/// What the EWS handler needs.
+#[derive(Clone)]
+pub struct EwsState {
+    /// Mailbox users, folders, items and role assignments.
+    pub mailbox: Arc<dyn MailboxStore>,
+    /// Who we are and whom we trust (the challenge of a 401).
+    pub trust: Arc<TrustStore>,
+    /// Validates inbound tokens (the layer in front of the handler).
+    pub auth: S2sAuth,
+    /// Time.
+    pub clock: SharedClock,
 }
 
-impl Fault {
-    fn new(code: &'static str, text: impl Into<String>) -> Self {
-        Self { code, text: text.into(), operation: None }
+/// The EWS routes, behind the validator, over any state the [`EwsState`] can be taken from.
+/// EWS enforces its own body limit (answered with a SOAP fault), so no general limit goes in front.
+pub fn router<S>(state: &EwsState) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    EwsState: FromRef<S>,
+{
+    let mut ews = Router::new();
+    for path in PATHS {
+        ews = ews.route(path, post(handle));
     }
-
-    fn about(mut self, operation: &str) -> Self {
-        self.operation = Some(operation.to_owned());
-        self
-    }
-
-    /// The HTTP answer: 500 with the fault envelope, as Exchange sends faults.
-    pub fn into_response(self) -> Response {
-        xml_response(StatusCode::INTERNAL_SERVER_ERROR, writer::fault(self.code, &self.text, self.operation.as_deref()))
-    }
-}
-
-impl From<SoapError> for Fault {
-    fn from(e: SoapError) -> Self {
-        match e {
-            SoapError::TooLarge { .. } => Fault::new("ErrorMessageSizeExceeded", e.to_string()),
-            SoapError::VersionMismatch(_) => Fault::new("VersionMismatch", e.to_string()),
-            other => Fault::new("ErrorSchemaValidation", format!("The request failed schema validation: {other}")),
-        }
-    }
+    ews.layer(S2sLayer::new(state.auth.clone()))
 }
 
 /// The handler (behind `S2sLayer`: `Caller` answers the challenge when there is no token).
-pub async fn handle(State(state): State<AppState>, Caller(caller): Caller, headers: HeaderMap, body: Body) -> Response {
+pub async fn handle(State(state): State<EwsState>, Caller(caller): Caller, headers: HeaderMap, body: Body) -> Response {
     let store = &state.mailbox;
     let principal = match mailbox::principal_of(store, &caller).await {
         Ok(p) => p,
@@ -97,14 +102,8 @@ pub async fn handle(State(state): State<AppState>, Caller(caller): Caller, heade
         Err(Err(e)) => return internal(&e),
     };
     let ctx = ops::Ctx { store, session: &session, now: state.clock.now() };
-    let result = match &request.operation {
-        Operation::GetFolder(r) => ops::get_folder(&ctx, r).await,
-        Operation::FindItem(r) => ops::find_item(&ctx, r).await,
-        Operation::GetItem(r) => ops::get_item(&ctx, r).await,
-        Operation::CreateItem(r) => ops::create_item(&ctx, r).await,
-        Operation::UpdateItem(r) => ops::update_item(&ctx, r).await,
-        Operation::DeleteItem(r) => ops::delete_item(&ctx, r).await,
-        Operation::Unsupported(_) => return unsupported(&op).into_response(),
+    let Some(result) = ops::run(&ctx, &request.operation).await else {
+        return unsupported(&op).into_response();
     };
     match result {
         Ok(body) => {
@@ -121,7 +120,7 @@ pub async fn handle(State(state): State<AppState>, Caller(caller): Caller, heade
 pub fn parse(body: &[u8]) -> Result<Request, Fault> {
     let envelope = soap::parse_envelope(body)?;
     let request = request::read(&envelope).map_err(|e| {
-        Fault::new("ErrorSchemaValidation", format!("The request failed schema validation: {e}"))
+        Fault::new(ResponseCode::SchemaValidation, format!("The request failed schema validation: {e}"))
             .about(&envelope.body.name)
     })?;
     if let Operation::Unsupported(name) = &request.operation {
@@ -132,7 +131,7 @@ pub fn parse(body: &[u8]) -> Result<Request, Fault> {
 
 fn unsupported(name: &str) -> Fault {
     Fault::new(
-        "ErrorInvalidOperation",
+        ResponseCode::InvalidOperation,
         format!(
             "The operation {name} is not supported by this server. Supported operations: {}.",
             request::SUPPORTED.join(", ")
@@ -149,14 +148,14 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Fault> {
         && size > u64::try_from(limit).unwrap_or(u64::MAX)
     {
         return Err(Fault::new(
-            "ErrorMessageSizeExceeded",
+            ResponseCode::MessageSizeExceeded,
             format!("the request body is {size} bytes, more than the {limit} bytes accepted"),
         ));
     }
     match axum::body::to_bytes(body, limit).await {
         Ok(b) => Ok(b.to_vec()),
         Err(_) => Err(Fault::new(
-            "ErrorMessageSizeExceeded",
+            ResponseCode::MessageSizeExceeded,
             format!("the request body is more than the {limit} bytes accepted (or could not be read)"),
         )),
     }
@@ -165,11 +164,11 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Fault> {
 /// The mailbox the request works in: the impersonated user's, the anchor mailbox (for an
 /// application), or the caller's own. `Err(Ok(fault))` for a refusal, `Err(Err(_))` for a store failure.
 async fn open_session(
-    store: &std::sync::Arc<dyn crate::store::mailbox::MailboxStore>,
+    store: &Arc<dyn MailboxStore>,
     principal: mailbox::Principal,
     request: &Request,
     headers: &HeaderMap,
-) -> Result<Session, Result<Fault, crate::store::StoreError>> {
+) -> Result<Session, Result<Fault, StoreError>> {
     let impersonated = match &request.impersonation {
         Some(id) => {
             let text = match id {
@@ -181,13 +180,11 @@ async fn open_session(
                 Ok(u) => Some(u),
                 Err(MailboxError::Store(e)) => return Err(Err(e)),
                 Err(_) => {
-                    return Err(Ok(Fault::new(
-                        "ErrorNonExistentMailbox",
-                        format!(
-                            "The impersonation principal name is invalid: no mailbox user has the address {}.",
-                            text.trim_start_matches("smtp:").trim_start_matches("upn:")
-                        ),
-                    )));
+                    return Err(Ok(AccessError::NonExistentMailbox(format!(
+                        "The impersonation principal name is invalid: no mailbox user has the address {}.",
+                        text.trim_start_matches("smtp:").trim_start_matches("upn:")
+                    ))
+                    .into()));
                 }
             }
         }
@@ -200,10 +197,10 @@ async fn open_session(
                     Ok(u) => Some(u),
                     Err(MailboxError::Store(e)) => return Err(Err(e)),
                     Err(_) => {
-                        return Err(Ok(Fault::new(
-                            "ErrorNonExistentMailbox",
-                            format!("No mailbox with such guid or smtp address: {a} (X-AnchorMailbox)."),
-                        )));
+                        return Err(Ok(AccessError::NonExistentMailbox(format!(
+                            "No mailbox with such guid or smtp address: {a} (X-AnchorMailbox)."
+                        ))
+                        .into()));
                     }
                 },
                 _ => None,
@@ -211,18 +208,13 @@ async fn open_session(
         }
         _ => None,
     };
-    Session::open(principal, impersonated, anchor).map_err(|e| {
-        Ok(match e {
-            AccessError::ImpersonateUserDenied(t) => Fault::new("ErrorImpersonateUserDenied", t),
-            AccessError::AccessDenied(t) => Fault::new("ErrorAccessDenied", t),
-            AccessError::NonExistentMailbox(t) => Fault::new("ErrorNonExistentMailbox", t),
-        })
-    })
+    Session::open(principal, impersonated, anchor).map_err(|e| Ok(e.into()))
 }
 
 fn internal(e: &dyn std::fmt::Display) -> Response {
     tracing::warn!(error = %e, "EWS request failed in the mailbox store");
-    Fault::new("ErrorInternalServerError", "An internal server error occurred. The operation failed.").into_response()
+    Fault::new(ResponseCode::InternalServerError, "An internal server error occurred. The operation failed.")
+        .into_response()
 }
 
 fn xml_response(status: StatusCode, body: String) -> Response {

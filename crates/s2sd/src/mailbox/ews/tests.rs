@@ -5,12 +5,13 @@
 //! malformed XML, wrong envelope, unsupported operation), and the writer's output read back.
 
 use super::request::{
-    BaseShape, Comparison, DeleteType, FieldPath, FieldUpdate, FolderRef, NewItem, Operation, Restriction, Traversal,
-    UserId,
+    BaseShape, Comparison, DeleteType, FieldUpdate, FieldUri, FieldValue, FolderRef, MailboxAddress, NewItem,
+    Operation, PropertyPath, Restriction, Traversal, UnknownFieldUri, UserId,
 };
 use super::soap::{self, MAX_BODY_BYTES, SOAP_NS, SoapError};
 use super::writer::{self, E_NS, M_NS, T_NS, Xml};
-use super::{Fault, parse};
+use super::{EwsError, Fault, ResponseCode, parse};
+use crate::mailbox::AccessError;
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -54,7 +55,7 @@ fn get_folder_root_and_conversation_history_as_exchangelib_sends_them() {
             [FolderRef::Distinguished { id: id.into(), mailbox: Some("kenmyer@litwareinc.com".into()) }]
         );
         assert_eq!(g.shape.base, BaseShape::IdOnly);
-        assert!(g.shape.additional.contains(&"folder:DisplayName".to_owned()), "{:?}", g.shape.additional);
+        assert!(g.shape.additional.iter().any(|p| p.to_string() == "folder:DisplayName"), "{:?}", g.shape.additional);
         assert_eq!(r.server_version.as_deref(), Some("Exchange2016"));
     }
     let r = parse(fixture!("GetFolder-root-delegate.xml").as_bytes()).unwrap();
@@ -80,11 +81,11 @@ fn create_item_message_and_contact_as_exchangelib_sends_them() {
         })
     );
     let [NewItem::Message(m)] = c.items.as_slice() else { panic!("{:?}", c.items) };
-    assert!(m.subject.as_deref().unwrap().starts_with("s2s interop act-as "));
-    assert_eq!(m.body, Some(("Text".into(), "IM conversation saved by exchangelib (act-as)".into())));
+    assert!(m.item.subject.as_deref().unwrap().starts_with("s2s interop act-as "));
+    assert_eq!(m.item.body, Some(("Text".into(), "IM conversation saved by exchangelib (act-as)".into())));
     let to = m.to.as_ref().unwrap();
     assert_eq!(to[0].email.as_deref(), Some("kenmyer@litwareinc.com"));
-    assert_eq!(m.is_read, Some(false));
+    assert_eq!(m.item.is_read, Some(false));
 
     let r = parse(fixture!("CreateItem-contact-delegate.xml").as_bytes()).unwrap();
     let Operation::CreateItem(c) = &r.operation else { panic!("{:?}", r.operation) };
@@ -102,7 +103,7 @@ fn find_item_with_paging_and_a_subject_restriction_as_exchangelib_sends_it() {
     let paging = f.paging.unwrap();
     assert_eq!((paging.max, paging.offset, paging.from_end), (Some(100), 0, false));
     let Some(Restriction::Compare { field, op, value }) = &f.restriction else { panic!("{:?}", f.restriction) };
-    assert_eq!((field.as_str(), *op), ("item:Subject", Comparison::Equal));
+    assert_eq!((field, *op), (&PropertyPath::Field(FieldUri::Subject), Comparison::Equal));
     assert!(value.starts_with("s2s interop impersonation "));
     let r = parse(fixture!("FindItem-all-delegate.xml").as_bytes()).unwrap();
     let Operation::FindItem(f) = &r.operation else { panic!("{:?}", r.operation) };
@@ -120,8 +121,8 @@ fn get_update_and_delete_item_as_exchangelib_sends_them() {
     let Operation::UpdateItem(u) = &r.operation else { panic!("{:?}", r.operation) };
     assert_eq!(u.conflict_resolution, "AutoResolve");
     let [FieldUpdate::Set { path, value }] = u.changes[0].updates.as_slice() else { panic!("{:?}", u.changes) };
-    assert_eq!(path, &FieldPath::Field("contacts:JobTitle".into()));
-    assert_eq!(value.job_title.as_deref(), Some("Engineer"));
+    assert_eq!(path, &PropertyPath::Field(FieldUri::JobTitle));
+    assert_eq!(value, &Some(FieldValue::Text("Engineer".into())));
 
     let r = parse(fixture!("DeleteItem-impersonation.xml").as_bytes()).unwrap();
     let Operation::DeleteItem(d) = &r.operation else { panic!("{:?}", r.operation) };
@@ -292,4 +293,109 @@ fn envelopes_and_faults_read_back_with_server_version_info() {
     let text = writer::fault("VersionMismatch", "wrong envelope", None);
     let env = soap::parse_envelope(text.as_bytes()).unwrap();
     assert_eq!(env.body.child_text("", "faultcode"), Some("s:VersionMismatch"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The typed model
+
+#[test]
+fn every_known_field_uri_parses_to_itself_and_reads_back_as_sent() {
+    let mut spellings = std::collections::HashSet::new();
+    for field in FieldUri::ALL {
+        let text = field.as_str();
+        assert!(spellings.insert(text), "{text} twice");
+        assert_eq!(text.parse::<FieldUri>(), Ok(field));
+        assert_eq!(field.to_string(), text);
+        assert_eq!(PropertyPath::field(text), PropertyPath::Field(field));
+        assert_eq!(PropertyPath::field(text).to_string(), text);
+        let indexed = PropertyPath::indexed(text, "EmailAddress1");
+        assert_eq!(indexed, PropertyPath::Indexed { field, index: "EmailAddress1".into() });
+        assert_eq!(indexed.to_string(), format!("{text}:EmailAddress1"));
+        assert_eq!((indexed.field_uri(), indexed.index()), (Some(field), Some("EmailAddress1")));
+        // As a request names it, in a sort order.
+        let body = format!(
+            "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>\
+             <m:SortOrder><t:FieldOrder Order=\"Descending\"><t:FieldURI FieldURI=\"{text}\"/></t:FieldOrder>\
+             </m:SortOrder><m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds></m:FindItem>"
+        );
+        let r = parse(envelope(&body).as_bytes()).unwrap();
+        let Operation::FindItem(f) = &r.operation else { panic!("{:?}", r.operation) };
+        assert_eq!((&f.sort[0].path, f.sort[0].ascending), (&PropertyPath::Field(field), false));
+    }
+    assert_eq!(spellings.len(), FieldUri::ALL.len());
+}
+
+#[test]
+fn an_unknown_field_uri_is_kept_as_sent_for_the_operation_to_answer() {
+    assert_eq!("item:Nonsense".parse::<FieldUri>(), Err(UnknownFieldUri("item:Nonsense".into())));
+    assert_eq!("Item:Subject".parse::<FieldUri>(), Err(UnknownFieldUri("Item:Subject".into())));
+    let path = PropertyPath::field("item:Nonsense");
+    assert_eq!(path, PropertyPath::Unknown { uri: UnknownFieldUri("item:Nonsense".into()), index: None });
+    assert_eq!((path.to_string(), path.field_uri()), ("item:Nonsense".to_owned(), None));
+    let path = PropertyPath::indexed("contacts:Nonsense", "Key1");
+    assert_eq!((path.to_string(), path.index()), ("contacts:Nonsense:Key1".to_owned(), Some("Key1")));
+    // Parsing accepts it (Exchange answers it per folder, not with a fault) …
+    let body = "<m:FindItem Traversal=\"Shallow\"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>\
+         <m:Restriction><t:Exists><t:FieldURI FieldURI=\"item:Nonsense\"/></t:Exists></m:Restriction>\
+         <m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds></m:FindItem>";
+    let r = parse(envelope(body).as_bytes()).unwrap();
+    let Operation::FindItem(f) = &r.operation else { panic!("{:?}", r.operation) };
+    assert_eq!(f.restriction, Some(Restriction::Exists(PropertyPath::field("item:Nonsense"))));
+    // … and an update of a field we do not store carries no value to write.
+    let body = "<m:UpdateItem><m:ItemChanges><t:ItemChange><t:ItemId Id=\"x\"/><t:Updates><t:SetItemField>\
+         <t:FieldURI FieldURI=\"item:Nonsense\"/><t:Message><t:Subject>s</t:Subject></t:Message></t:SetItemField>\
+         <t:SetItemField><t:FieldURI FieldURI=\"message:ToRecipients\"/><t:Item><t:ToRecipients><t:Mailbox>\
+         <t:EmailAddress>a@b.c</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Item></t:SetItemField>\
+         <t:DeleteItemField><t:IndexedFieldURI FieldURI=\"contacts:PhoneNumber\" FieldIndex=\"BusinessPhone\"/>\
+         </t:DeleteItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>";
+    let r = parse(envelope(body).as_bytes()).unwrap();
+    let Operation::UpdateItem(u) = &r.operation else { panic!("{:?}", r.operation) };
+    assert_eq!(
+        u.changes[0].updates,
+        [
+            FieldUpdate::Set { path: PropertyPath::field("item:Nonsense"), value: None },
+            FieldUpdate::Set {
+                path: PropertyPath::Field(FieldUri::ToRecipients),
+                value: Some(FieldValue::Mailboxes(vec![MailboxAddress { name: None, email: Some("a@b.c".into()) }])),
+            },
+            FieldUpdate::Delete {
+                path: PropertyPath::Indexed { field: FieldUri::PhoneNumber, index: "BusinessPhone".into() }
+            },
+        ]
+    );
+}
+
+#[test]
+fn every_access_refusal_maps_to_its_ews_code_in_messages_and_faults() {
+    let cases = [
+        (
+            AccessError::ImpersonateUserDenied("a".into()),
+            ResponseCode::ImpersonateUserDenied,
+            "ErrorImpersonateUserDenied",
+        ),
+        (AccessError::AccessDenied("b".into()), ResponseCode::AccessDenied, "ErrorAccessDenied"),
+        (AccessError::NonExistentMailbox("c".into()), ResponseCode::NonExistentMailbox, "ErrorNonExistentMailbox"),
+    ];
+    for (refusal, code, spelling) in cases {
+        let text = refusal.to_string();
+        let message = EwsError::from(refusal.clone());
+        assert_eq!(message, EwsError { code, text: text.clone() });
+        assert_eq!(code.as_str(), spelling);
+        let fault = Fault::from(refusal);
+        assert_eq!(fault, Fault { code: spelling, text: text.clone(), operation: None });
+        let written = writer::fault(fault.code, &fault.text, Some("GetFolder"));
+        let env = soap::parse_envelope(written.as_bytes()).unwrap();
+        let detail = env.body.child("", "detail").unwrap();
+        assert_eq!(detail.child_text(E_NS, "ResponseCode"), Some(spelling));
+        assert_eq!(env.body.child_text("", "faultstring"), Some(text.as_str()));
+    }
+}
+
+#[test]
+fn response_codes_are_spelt_once_each_as_ews_spells_them() {
+    let spellings: std::collections::HashSet<&str> = ResponseCode::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(spellings.len(), ResponseCode::ALL.len());
+    for code in ResponseCode::ALL {
+        assert!(code.as_str().starts_with("Error") || code == ResponseCode::VersionMismatch, "{code:?}");
+    }
 }

@@ -2,7 +2,17 @@
 //! `RequestServerVersion`) and the operations we serve, read from the element tree `soap` built.
 //! A request that does not fit the EWS schema where we rely on it is a [`RequestError`] (a SOAP
 //! fault); elements we do not model are ignored, as Exchange ignores what it does not need.
-//! Per-item checks (required fields, ids that exist) belong to the operations, not here.
+//! Per-item checks (required fields, ids that exist) belong to the operations, not here. Field
+//! URIs are parsed here, once ([`field_uri`]); restrictions ([`restriction`]) and item values
+//! ([`item`]) have their own modules.
+
+pub mod field_uri;
+pub mod item;
+pub mod restriction;
+
+pub use self::field_uri::{FieldUri, PropertyPath, UnknownFieldUri};
+pub use self::item::{ContactFields, FieldValue, ItemFields, MailboxAddress, MessageFields, NewItem};
+pub use self::restriction::{Comparison, ContainmentMode, Restriction};
 
 use super::soap::{Element, Envelope};
 use super::writer::{M_NS, T_NS};
@@ -73,8 +83,8 @@ pub enum BaseShape {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shape {
     pub base: BaseShape,
-    /// `FieldURI`/`IndexedFieldURI` values of `AdditionalProperties`.
-    pub additional: Vec<String>,
+    /// The paths of `AdditionalProperties`.
+    pub additional: Vec<PropertyPath>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,50 +115,16 @@ pub struct FindItem {
     pub traversal: Traversal,
     pub paging: Option<Paging>,
     pub restriction: Option<Restriction>,
-    /// `SortOrder/FieldOrder`s: field URI and ascending?
-    pub sort: Vec<(String, bool)>,
+    /// `SortOrder/FieldOrder`s.
+    pub sort: Vec<SortKey>,
     pub folders: Vec<FolderRef>,
 }
 
-/// A search filter (`Restriction`).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Restriction {
-    And(Vec<Restriction>),
-    Or(Vec<Restriction>),
-    Not(Box<Restriction>),
-    Exists(String),
-    /// `IsEqualTo`, `IsNotEqualTo`, `IsGreaterThan`, …: field, comparison, constant.
-    Compare {
-        field: String,
-        op: Comparison,
-        value: String,
-    },
-    /// `Contains`: field, constant, mode, ignore case.
-    Contains {
-        field: String,
-        value: String,
-        mode: ContainmentMode,
-        ignore_case: bool,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
-    Equal,
-    NotEqual,
-    Greater,
-    GreaterOrEqual,
-    Less,
-    LessOrEqual,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContainmentMode {
-    FullString,
-    Prefixed,
-    Substring,
-    PrefixOnWords,
-    ExactPhrase,
+/// One `SortOrder/FieldOrder`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub path: PropertyPath,
+    pub ascending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,48 +142,6 @@ pub struct CreateItem {
     pub items: Vec<NewItem>,
 }
 
-/// An item of `CreateItem/Items`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NewItem {
-    Message(ItemFields),
-    Contact(ItemFields),
-    /// Another item type (its element name).
-    Unsupported(String),
-}
-
-/// The item fields we model, as sent (absent = `None`/empty).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ItemFields {
-    pub item_class: Option<String>,
-    pub subject: Option<String>,
-    /// Body type (`Text`/`HTML`) and text.
-    pub body: Option<(String, String)>,
-    pub sender: Option<MailboxAddress>,
-    pub from: Option<MailboxAddress>,
-    pub to: Option<Vec<MailboxAddress>>,
-    pub cc: Option<Vec<MailboxAddress>>,
-    pub bcc: Option<Vec<MailboxAddress>>,
-    pub is_read: Option<bool>,
-    pub date_time_sent: Option<String>,
-    pub date_time_received: Option<String>,
-    pub file_as: Option<String>,
-    pub display_name: Option<String>,
-    pub given_name: Option<String>,
-    pub surname: Option<String>,
-    pub company_name: Option<String>,
-    pub job_title: Option<String>,
-    pub email_addresses: Option<Vec<(String, String)>>,
-    pub im_addresses: Option<Vec<(String, String)>>,
-    pub phone_numbers: Option<Vec<(String, String)>>,
-}
-
-/// A `Mailbox` element.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MailboxAddress {
-    pub name: Option<String>,
-    pub email: Option<String>,
-}
-
 /// `UpdateItem`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateItem {
@@ -222,20 +156,13 @@ pub struct ItemChange {
     pub updates: Vec<FieldUpdate>,
 }
 
-/// One `SetItemField`, `AppendToItemField` or `DeleteItemField`.
+/// One `SetItemField`, `AppendToItemField` or `DeleteItemField`: the path, and for a set or an
+/// append the value its item element carries for that path (`None`: nothing to write).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldUpdate {
-    Set { path: FieldPath, value: ItemFields },
-    Append { path: FieldPath, value: ItemFields },
-    Delete { path: FieldPath },
-}
-
-/// `FieldURI`, `IndexedFieldURI` (with its index) or an extended property.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldPath {
-    Field(String),
-    Indexed { uri: String, index: String },
-    Extended,
+    Set { path: PropertyPath, value: Option<FieldValue> },
+    Append { path: PropertyPath, value: Option<FieldValue> },
+    Delete { path: PropertyPath },
 }
 
 /// `DeleteItem/@DeleteType`.
@@ -332,18 +259,9 @@ fn shape(op: &Element, name: &str) -> Result<Shape, RequestError> {
     };
     let additional = el
         .child(T_NS, "AdditionalProperties")
-        .map(|a| a.children.iter().filter_map(path_uri).collect())
+        .map(|a| a.children.iter().filter_map(PropertyPath::of_element).collect())
         .unwrap_or_default();
     Ok(Shape { base, additional })
-}
-
-fn path_uri(el: &Element) -> Option<String> {
-    match el.name.as_str() {
-        "FieldURI" => el.attr("FieldURI").map(str::to_owned),
-        "IndexedFieldURI" => el.attr("FieldURI").map(|u| format!("{u}:{}", el.attr("FieldIndex").unwrap_or(""))),
-        "ExtendedFieldURI" => Some(String::from("extended")),
-        _ => None,
-    }
 }
 
 fn folder_refs(container: &Element) -> Result<Vec<FolderRef>, RequestError> {
@@ -444,16 +362,17 @@ fn find_item(op: &Element) -> Result<FindItem, RequestError> {
     let restriction = match op.child(M_NS, "Restriction") {
         Some(r) => {
             let inner = r.children.iter().find(|c| c.ns == T_NS).ok_or_else(|| bad("Restriction is empty"))?;
-            Some(restriction(inner, 0)?)
+            Some(restriction::read(inner)?)
         }
         None => None,
     };
     let mut sort = Vec::new();
     if let Some(order) = op.child(M_NS, "SortOrder") {
         for f in order.children_named(T_NS, "FieldOrder") {
-            let field = f.children.iter().find_map(path_uri).ok_or_else(|| bad("FieldOrder names no field"))?;
+            let path =
+                f.children.iter().find_map(PropertyPath::of_element).ok_or_else(|| bad("FieldOrder names no field"))?;
             let ascending = !matches!(f.attr("Order"), Some("Descending"));
-            sort.push((field, ascending));
+            sort.push(SortKey { path, ascending });
         }
     }
     let ids = op.child(M_NS, "ParentFolderIds").ok_or_else(|| bad("FindItem has no ParentFolderIds"))?;
@@ -466,65 +385,6 @@ fn find_item(op: &Element) -> Result<FindItem, RequestError> {
 
 fn number(text: &str, what: &str) -> Result<u64, RequestError> {
     text.trim().parse().map_err(|_| bad(format!("{what} `{text}` is not a non-negative integer")))
-}
-
-fn restriction(el: &Element, depth: usize) -> Result<Restriction, RequestError> {
-    if depth > 32 {
-        return Err(bad("the Restriction is nested too deeply"));
-    }
-    let subs = |el: &Element| -> Result<Vec<Restriction>, RequestError> {
-        el.children.iter().filter(|c| c.ns == T_NS).map(|c| restriction(c, depth + 1)).collect()
-    };
-    let field = |el: &Element| -> Result<String, RequestError> {
-        el.children.iter().find_map(path_uri).ok_or_else(|| bad(format!("{} names no field", el.name)))
-    };
-    let constant = |el: &Element| -> Result<String, RequestError> {
-        el.child(T_NS, "FieldURIOrConstant")
-            .and_then(|c| c.child(T_NS, "Constant"))
-            .or_else(|| el.child(T_NS, "Constant"))
-            .and_then(|c| c.attr("Value"))
-            .map(str::to_owned)
-            .ok_or_else(|| bad(format!("{} has no Constant value (comparing two fields is not supported)", el.name)))
-    };
-    let compare = |op: Comparison| -> Result<Restriction, RequestError> {
-        Ok(Restriction::Compare { field: field(el)?, op, value: constant(el)? })
-    };
-    match el.name.as_str() {
-        "And" => Ok(Restriction::And(subs(el)?)),
-        "Or" => Ok(Restriction::Or(subs(el)?)),
-        "Not" => {
-            let mut inner = subs(el)?;
-            if inner.len() != 1 {
-                return Err(bad("Not must hold exactly one condition"));
-            }
-            Ok(Restriction::Not(Box::new(inner.remove(0))))
-        }
-        "Exists" => Ok(Restriction::Exists(field(el)?)),
-        "IsEqualTo" => compare(Comparison::Equal),
-        "IsNotEqualTo" => compare(Comparison::NotEqual),
-        "IsGreaterThan" => compare(Comparison::Greater),
-        "IsGreaterThanOrEqualTo" => compare(Comparison::GreaterOrEqual),
-        "IsLessThan" => compare(Comparison::Less),
-        "IsLessThanOrEqualTo" => compare(Comparison::LessOrEqual),
-        "Contains" => {
-            let mode = match el.attr("ContainmentMode").unwrap_or("Substring") {
-                "FullString" => ContainmentMode::FullString,
-                "Prefixed" => ContainmentMode::Prefixed,
-                "Substring" => ContainmentMode::Substring,
-                "PrefixOnWords" => ContainmentMode::PrefixOnWords,
-                "ExactPhrase" => ContainmentMode::ExactPhrase,
-                other => return Err(bad(format!("ContainmentMode `{other}` is not supported"))),
-            };
-            let ignore_case = el.attr("ContainmentComparison").is_some_and(|c| c.contains("IgnoreCase"));
-            let value = el
-                .child(T_NS, "Constant")
-                .and_then(|c| c.attr("Value"))
-                .map(str::to_owned)
-                .ok_or_else(|| bad("Contains has no Constant"))?;
-            Ok(Restriction::Contains { field: field(el)?, value, mode, ignore_case })
-        }
-        other => Err(bad(format!("the restriction `{other}` is not supported"))),
-    }
 }
 
 fn get_item(op: &Element) -> Result<GetItem, RequestError> {
@@ -552,65 +412,11 @@ fn create_item(op: &Element) -> Result<CreateItem, RequestError> {
         None => None,
     };
     let container = op.child(M_NS, "Items").ok_or_else(|| bad("CreateItem has no Items"))?;
-    let items: Vec<NewItem> = container
-        .children
-        .iter()
-        .filter(|c| c.ns == T_NS)
-        .map(|c| match c.name.as_str() {
-            "Message" => NewItem::Message(item_fields(c)),
-            "Contact" => NewItem::Contact(item_fields(c)),
-            other => NewItem::Unsupported(other.to_owned()),
-        })
-        .collect();
+    let items: Vec<NewItem> = container.children.iter().filter(|c| c.ns == T_NS).map(NewItem::read).collect();
     if items.is_empty() {
         return Err(bad("CreateItem has no items"));
     }
     Ok(CreateItem { disposition, saved_folder, items })
-}
-
-/// Reads the fields we model from a `Message`/`Contact`/`Item` element.
-pub fn item_fields(el: &Element) -> ItemFields {
-    let text = |name: &str| el.child(T_NS, name).map(|c| c.text.clone());
-    let mailboxes = |name: &str| {
-        el.child(T_NS, name).map(|c| c.children_named(T_NS, "Mailbox").map(mailbox_address).collect::<Vec<_>>())
-    };
-    let single = |name: &str| el.child(T_NS, name).and_then(|c| c.child(T_NS, "Mailbox")).map(mailbox_address);
-    let entries = |name: &str| {
-        el.child(T_NS, name).map(|c| {
-            c.children_named(T_NS, "Entry")
-                .map(|e| (e.attr("Key").unwrap_or_default().to_owned(), e.trimmed().to_owned()))
-                .collect::<Vec<_>>()
-        })
-    };
-    ItemFields {
-        item_class: text("ItemClass").map(|s| s.trim().to_owned()),
-        subject: text("Subject"),
-        body: el.child(T_NS, "Body").map(|b| (b.attr("BodyType").unwrap_or("Text").to_owned(), b.text.clone())),
-        sender: single("Sender"),
-        from: single("From"),
-        to: mailboxes("ToRecipients"),
-        cc: mailboxes("CcRecipients"),
-        bcc: mailboxes("BccRecipients"),
-        is_read: el.child_text(T_NS, "IsRead").map(|v| v == "true" || v == "1"),
-        date_time_sent: text("DateTimeSent").map(|s| s.trim().to_owned()),
-        date_time_received: text("DateTimeReceived").map(|s| s.trim().to_owned()),
-        file_as: text("FileAs"),
-        display_name: text("DisplayName"),
-        given_name: text("GivenName"),
-        surname: text("Surname"),
-        company_name: text("CompanyName"),
-        job_title: text("JobTitle"),
-        email_addresses: entries("EmailAddresses"),
-        im_addresses: entries("ImAddresses"),
-        phone_numbers: entries("PhoneNumbers"),
-    }
-}
-
-fn mailbox_address(m: &Element) -> MailboxAddress {
-    MailboxAddress {
-        name: m.child_text(T_NS, "Name").filter(|s| !s.is_empty()).map(str::to_owned),
-        email: m.child_text(T_NS, "EmailAddress").filter(|s| !s.is_empty()).map(str::to_owned),
-    }
 }
 
 fn update_item(op: &Element) -> Result<UpdateItem, RequestError> {
@@ -627,11 +433,12 @@ fn update_item(op: &Element) -> Result<UpdateItem, RequestError> {
         let mut updates = Vec::new();
         for u in updates_el.children.iter().filter(|c| c.ns == T_NS) {
             let path = field_path(u)?;
+            let field = path.field_uri();
             let value = || {
                 u.children
                     .iter()
                     .find(|c| c.ns == T_NS && matches!(c.name.as_str(), "Item" | "Message" | "Contact"))
-                    .map(item_fields)
+                    .map(|el| field.and_then(|field| FieldValue::read(field, el)))
                     .ok_or_else(|| bad(format!("{} carries no item value", u.name)))
             };
             updates.push(match u.name.as_str() {
@@ -649,21 +456,20 @@ fn update_item(op: &Element) -> Result<UpdateItem, RequestError> {
     Ok(UpdateItem { conflict_resolution, changes })
 }
 
-fn field_path(u: &Element) -> Result<FieldPath, RequestError> {
+/// The path an item update names (an indexed one must carry its index).
+fn field_path(u: &Element) -> Result<PropertyPath, RequestError> {
     for c in u.children.iter().filter(|c| c.ns == T_NS) {
         match c.name.as_str() {
             "FieldURI" => {
-                return Ok(FieldPath::Field(
-                    c.attr("FieldURI").ok_or_else(|| bad("FieldURI has no value"))?.to_owned(),
-                ));
+                return Ok(PropertyPath::field(c.attr("FieldURI").ok_or_else(|| bad("FieldURI has no value"))?));
             }
             "IndexedFieldURI" => {
-                return Ok(FieldPath::Indexed {
-                    uri: c.attr("FieldURI").ok_or_else(|| bad("IndexedFieldURI has no FieldURI"))?.to_owned(),
-                    index: c.attr("FieldIndex").ok_or_else(|| bad("IndexedFieldURI has no FieldIndex"))?.to_owned(),
-                });
+                return Ok(PropertyPath::indexed(
+                    c.attr("FieldURI").ok_or_else(|| bad("IndexedFieldURI has no FieldURI"))?,
+                    c.attr("FieldIndex").ok_or_else(|| bad("IndexedFieldURI has no FieldIndex"))?,
+                ));
             }
-            "ExtendedFieldURI" => return Ok(FieldPath::Extended),
+            "ExtendedFieldURI" => return Ok(PropertyPath::Extended),
             _ => {}
         }
     }
