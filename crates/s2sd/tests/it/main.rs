@@ -8,6 +8,7 @@ mod authority;
 mod certificate;
 mod connectivity;
 mod hybrid;
+mod inspect;
 mod mailbox;
 mod multi_node;
 mod oauth_config;
