@@ -26,12 +26,10 @@ pub const NBF_BACKDATE: i64 = 300;
 #[non_exhaustive]
 pub enum IssueError {
     /// No signing key is configured.
-    #[error("no token-issuer certificate is configured (create one: s2sd certificate new)")]
+    #[error("no token-issuer certificate is configured")]
     NoSigningKey,
     /// The realm or service name is missing.
-    #[error(
-        "the OAuth configuration has no realm or service name (set them: s2sd oauth-config set --realm … --service-name …)"
-    )]
+    #[error("the OAuth configuration has no realm or service name")]
     NotConfigured,
     /// The target URL has no host.
     #[error("target URL `{0}` has no host")]

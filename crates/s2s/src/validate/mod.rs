@@ -1,23 +1,32 @@
 //! The decision: is this bearer token from a partner we trust, for us, now — and for whom?
 //! `Validator` checks in Exchange's order (protocol reference §3.3), verifies every actor
 //! signature with the algorithm of our key record, and caches successes until they expire or the
-//! trust configuration changes. It never logs tokens.
+//! trust configuration changes. `validate_traced` runs the same checks and records each step
+//! (`trace`), for explaining a decision. It never logs tokens.
 
 mod cache;
+mod checks;
 mod rejection;
 #[cfg(test)]
 mod tests;
+mod trace;
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
 pub use rejection::{Rejection, RejectionKind, diagnostics_header};
+pub use trace::{Outcome, Step, Trace, TraceStep, Verdict};
+
+use checks::{
+    check_audience, check_issuer, check_signature, describe_user, has_actor_claim, malformed, thumbprint_form,
+};
+use trace::{NoTrace, Recorder, Steps};
 
 use crate::clock::{SharedClock, UnixTime};
 use crate::partner::{Partner, PartnerKind, TrustLevel, TrustSnapshot, TrustStore};
-use crate::principal::{self, Principal};
-use crate::token::{ActorToken, Compact, Header, OuterToken, TokenError, UserClaims};
+use crate::principal::Principal;
+use crate::token::{ActorToken, Compact, OuterToken, TokenError, UserClaims};
 
 /// Clock skew allowed on `nbf`/`exp`, as .NET peers allow.
 pub const DEFAULT_SKEW_SECONDS: i64 = 300;
@@ -132,185 +141,170 @@ impl Validator {
         authority: &str,
         now: UnixTime,
     ) -> Result<Validated, Rejection> {
-        let compact = Compact::split(token).map_err(malformed)?;
-        let header = compact.header().map_err(malformed)?;
-        // Step 1–2: the shape decides the path; alg=none only as an outer token with an actor inside.
+        self.run(snapshot, token, authority, now, &mut NoTrace)
+    }
+
+    /// Validates without the cache, recording every step it takes: the same checks as
+    /// [`validate`](Self::validate), and a trace that ends with the verdict returned beside it.
+    pub fn validate_traced(&self, token: &str, authority: &str) -> (Result<Validated, Rejection>, Trace) {
+        let snapshot = self.trust.load();
+        let mut steps = Steps::default();
+        let result = self.run(&snapshot, token, authority, self.clock.now(), &mut steps);
+        let verdict = Verdict::of(&result);
+        (result, Trace { steps: steps.0, verdict })
+    }
+
+    /// Every check, in order, reporting to `rec`.
+    fn run(
+        &self,
+        snapshot: &TrustSnapshot,
+        token: &str,
+        authority: &str,
+        now: UnixTime,
+        rec: &mut impl Recorder,
+    ) -> Result<Validated, Rejection> {
+        // Step 1: the compact form.
+        let compact = Compact::split(token).map_err(|e| rec.fail(Step::Split, malformed(e)))?;
+        let header = compact.header().map_err(|e| rec.fail(Step::Split, malformed(e)))?;
+        rec.pass(Step::Split, || format!("three segments; header alg {}", header.alg));
+        // Step 2: the shape decides the path; alg=none only as an outer token with an actor inside.
         if header.is_unsigned() {
-            let outer = OuterToken::decode(&compact, &header).map_err(|e| match e {
-                TokenError::Signed => Rejection::new(
-                    RejectionKind::OuterTokenAlsoSigned,
-                    "the outer token has alg none but a non-empty signature segment",
-                ),
-                other => malformed(other),
+            let outer = OuterToken::decode(&compact, &header).map_err(|e| {
+                rec.fail(
+                    Step::OuterRules,
+                    match e {
+                        TokenError::Signed => Rejection::new(
+                            RejectionKind::OuterTokenAlsoSigned,
+                            "the outer token has alg none but a non-empty signature segment",
+                        ),
+                        other => malformed(other),
+                    },
+                )
             })?;
             let Some(actor_text) = outer.claims.actortoken.as_deref() else {
-                return Err(Rejection::new(
-                    RejectionKind::ActorTokenMustBeSigned,
-                    "the token is unsigned (alg none) and carries no signed actor token",
+                return Err(rec.fail(
+                    Step::OuterRules,
+                    Rejection::new(
+                        RejectionKind::ActorTokenMustBeSigned,
+                        "the token is unsigned (alg none) and carries no signed actor token",
+                    ),
                 ));
             };
-            let actor = ActorToken::decode(actor_text).map_err(malformed)?;
+            let actor = ActorToken::decode(actor_text).map_err(|e| rec.fail(Step::OuterRules, malformed(e)))?;
             if actor.header.is_unsigned() {
-                return Err(Rejection::new(
-                    RejectionKind::ActorTokenMustBeSigned,
-                    "the actor token is unsigned (alg none)",
+                return Err(rec.fail(
+                    Step::OuterRules,
+                    Rejection::new(RejectionKind::ActorTokenMustBeSigned, "the actor token is unsigned (alg none)"),
                 ));
             }
-            let (partner, mut v) = self.check_actor(snapshot, &actor, authority, now)?;
-            self.check_outer(snapshot, &partner, &actor, &outer, now, &mut v)?;
+            rec.pass(Step::OuterRules, || {
+                format!(
+                    "act-as: an unsigned outer token (alg none, empty signature) carrying an actor token signed with {}",
+                    actor.header.alg
+                )
+            });
+            let (partner, mut v) = self.check_actor(snapshot, &actor, authority, now, rec)?;
+            self.check_outer(&partner, &actor, &outer, now, &mut v, rec)?;
             Ok(v)
         } else {
             if has_actor_claim(&compact) {
-                return Err(Rejection::new(
-                    RejectionKind::OuterTokenAlsoSigned,
-                    "the token carries an actor token but is itself signed; outer tokens are unsigned",
+                return Err(rec.fail(
+                    Step::OuterRules,
+                    Rejection::new(
+                        RejectionKind::OuterTokenAlsoSigned,
+                        "the token carries an actor token but is itself signed; outer tokens are unsigned",
+                    ),
                 ));
             }
-            let claims = compact.claims().map_err(malformed)?;
+            let claims = compact.claims().map_err(|e| rec.fail(Step::OuterRules, malformed(e)))?;
+            rec.pass(Step::OuterRules, || {
+                format!("app-only: a token signed with {} without an actor token inside", header.alg)
+            });
             let actor = ActorToken { compact, header, claims };
-            let (_, v) = self.check_actor(snapshot, &actor, authority, now)?;
+            let (_, v) = self.check_actor(snapshot, &actor, authority, now, rec)?;
+            for step in [
+                Step::OuterIssuer,
+                Step::OuterAudience,
+                Step::OuterLifetime,
+                Step::Delegation,
+                Step::TrustLevel,
+                Step::UserClaims,
+            ] {
+                rec.skip(step, || "app-only: there is no outer token and no user".to_owned());
+            }
             Ok(v)
         }
     }
 
-    /// Steps 3–7 on the signed actor token.
+    /// Steps 3–9 on the signed actor token.
     fn check_actor(
         &self,
         snapshot: &TrustSnapshot,
         actor: &ActorToken<'_>,
         authority: &str,
         now: UnixTime,
+        rec: &mut impl Recorder,
     ) -> Result<(Arc<Partner>, Validated), Rejection> {
         let local = &snapshot.local;
         let c = &actor.claims;
         // Step 3: audience.
-        let aud_text = c
-            .aud
-            .as_deref()
-            .ok_or_else(|| Rejection::new(RejectionKind::InvalidAudience, "the actor token has no aud"))?;
-        let aud = parse_audience(aud_text)?;
-        if !aud.app_id.eq_ignore_ascii_case(&local.app_id) {
-            return Err(Rejection::new(
-                RejectionKind::WrongAudience,
-                format!("the token is for application {}, but this server is {}", aud.app_id, local.app_id),
-            ));
-        }
-        let host = aud.host.as_deref().unwrap_or_default();
-        if !principal::authority_matches(host, authority)
-            && !local.hostnames.iter().any(|h| principal::authority_matches(host, h))
-        {
-            return Err(Rejection::new(
-                RejectionKind::UnexpectedHostNameInAudience,
-                format!("the token is for host {host}, but it was presented to {authority}"),
-            ));
-        }
+        let aud = check_audience(local, c.aud.as_deref(), authority).map_err(|r| rec.fail(Step::Audience, r))?;
+        rec.pass(Step::Audience, || {
+            format!(
+                "application {} (this server) at host {} (presented to {authority}), realm {}",
+                aud.app_id,
+                aud.host.as_deref().unwrap_or_default(),
+                aud.realm
+            )
+        });
         // Step 4: issuer.
-        let iss_text = c
-            .iss
-            .as_deref()
-            .ok_or_else(|| Rejection::new(RejectionKind::MissingIssuer, "the actor token has no iss"))?;
-        let iss = Principal::parse(iss_text).ok().filter(|p| p.host.is_none()).ok_or_else(|| {
-            Rejection::new(
-                RejectionKind::InvalidIssuerFormat,
-                format!("issuer `{iss_text}` is not <application id>@<realm>"),
-            )
-        })?;
-        let mut candidates =
-            snapshot.partners_with_app_id(&iss.app_id).filter(|p| p.serves_realm(&iss.realm)).peekable();
-        if candidates.peek().is_none() {
-            return Err(Rejection::new(
-                RejectionKind::NoConfiguredIssuerMatched,
-                format!("issuer {iss} is not a partner application here"),
-            ));
-        }
-        let candidates: Vec<&Arc<Partner>> = candidates.collect();
-        let partner = candidates.iter().find(|p| p.enabled).map(|p| Arc::clone(p)).ok_or_else(|| {
-            let name = &candidates[0].name;
-            Rejection::new(
-                RejectionKind::PartnerDisabled,
-                format!("the partner application {name} (issuer {iss}) is disabled"),
-            )
-            .partner(name)
-        })?;
-        if !iss.realm.eq_ignore_ascii_case(&aud.realm) {
-            return Err(Rejection::new(
-                RejectionKind::MismatchedRealmBetweenAudienceAndIssuer,
-                format!("the issuer realm {} differs from the audience realm {}", iss.realm, aud.realm),
-            )
-            .partner(&partner.name));
-        }
+        let (iss_text, iss, partner) =
+            check_issuer(snapshot, c.iss.as_deref(), &aud).map_err(|r| rec.fail(Step::Issuer, r))?;
+        rec.pass(Step::Issuer, || {
+            let kind = match partner.kind {
+                PartnerKind::Application => "partner application",
+                PartnerKind::AuthServer => "authorization server",
+            };
+            format!("issuer {iss} is {kind} {} (enabled), in the audience's realm", partner.name)
+        });
         // Step 5: signature, with the algorithm of our key record.
-        let key = partner.key_for(&actor.header).ok_or_else(|| {
-            Rejection::new(
-                RejectionKind::NoCertificateFound,
-                format!("no certificate of partner {} has thumbprint {}", partner.name, thumb_of(&actor.header)),
+        let key = check_signature(&partner, actor, now).map_err(|r| rec.fail(Step::Signature, r))?;
+        rec.pass(Step::Signature, || {
+            format!(
+                "the signature verifies under partner {}'s certificate {} ({}), selected by {}, with {}",
+                partner.name,
+                key.x5t(),
+                key.subject(),
+                thumbprint_form(&actor.header),
+                key.algorithm().name()
             )
-            .partner(&partner.name)
-        })?;
-        if key.not_after() < now {
-            return Err(Rejection::new(
-                RejectionKind::SigningCertificateExpired,
-                format!("the signing certificate {} of partner {} has expired", key.x5t(), partner.name),
-            )
-            .partner(&partner.name));
-        }
-        actor.compact.verify(&actor.header.alg, key).map_err(|e| match e {
-            TokenError::AlgorithmMismatch { expected, found } => Rejection::new(
-                RejectionKind::AlgorithmMismatch,
-                format!("the actor token says alg {found}, but the partner's key is {expected}"),
-            )
-            .partner(&partner.name),
-            _ => Rejection::new(
-                RejectionKind::InvalidSignature,
-                format!(
-                    "the actor signature does not verify under certificate {} of partner {}",
-                    key.x5t(),
-                    partner.name
-                ),
-            )
-            .partner(&partner.name),
-        })?;
+        });
         // Step 6: lifetime.
-        self.check_lifetime(c.nbf, c.exp, now, "actor")?;
+        self.check_lifetime(c.nbf, c.exp, now, "actor").map_err(|r| rec.fail(Step::Lifetime, r))?;
+        rec.pass(Step::Lifetime, || self.lifetime_detail(c.nbf, c.exp, now, "actor"));
         // Step 7: nameid.
         let nameid_text = c.nameid.as_deref().unwrap_or(iss_text);
-        let nameid = Principal::parse(nameid_text).ok().filter(|p| p.host.is_none()).ok_or_else(|| {
-            Rejection::new(
-                RejectionKind::InvalidNameIdFormat,
-                format!("nameid `{nameid_text}` is not <application id>@<realm>"),
-            )
-        })?;
-        let (issuer_entry, partner) = match partner.kind {
-            PartnerKind::Application => {
-                if !nameid.app_id.eq_ignore_ascii_case(&partner.app_id) {
-                    return Err(Rejection::new(
-                        RejectionKind::UnexpectedAppIdInNameId,
-                        format!("nameid names application {}, but the partner is {}", nameid.app_id, partner.app_id),
-                    )
-                    .partner(&partner.name));
-                }
-                (None, Arc::clone(&partner))
-            }
-            PartnerKind::AuthServer => {
-                let app = self.partner_of_auth_server(snapshot, &partner, &nameid)?;
-                (Some(partner.name.clone()), app)
-            }
-        };
-        if !nameid.realm.eq_ignore_ascii_case(&iss.realm) {
-            return Err(Rejection::new(
-                RejectionKind::UnexpectedRealmInNameId,
-                format!("nameid realm {} differs from the issuer realm {}", nameid.realm, iss.realm),
-            )
-            .partner(&partner.name));
-        }
+        let (issuer_entry, partner) =
+            self.check_nameid(snapshot, &partner, &iss, nameid_text).map_err(|r| rec.fail(Step::NameId, r))?;
+        rec.pass(Step::NameId, || match &issuer_entry {
+            Some(auth_server) => format!(
+                "nameid {nameid_text}: authorization server {auth_server} issued it for partner application {}",
+                partner.name
+            ),
+            None => format!("nameid {nameid_text} is the partner application's id, in the issuer's realm"),
+        });
         // Step 9: the realm must be ours.
         if !local.owns_realm(&aud.realm) {
-            return Err(Rejection::new(
-                RejectionKind::OrganizationIdNotFoundFromRealm,
-                format!("realm {} is not this server's realm ({})", aud.realm, local.realm),
-            )
-            .partner(&partner.name));
+            return Err(rec.fail(
+                Step::Realm,
+                Rejection::new(
+                    RejectionKind::OrganizationIdNotFoundFromRealm,
+                    format!("realm {} is not this server's realm ({})", aud.realm, local.realm),
+                )
+                .partner(&partner.name),
+            ));
         }
+        rec.pass(Step::Realm, || format!("realm {} is this server's", aud.realm));
         let v = Validated {
             partner: partner.name.clone(),
             app_id: partner.app_id.clone(),
@@ -329,6 +323,48 @@ impl Validator {
         Ok((partner, v))
     }
 
+    /// Step 7: `nameid` names the partner application (or, for an authorization server, an
+    /// application marked to use it), in the issuer's realm. Returns the auth server's name, if
+    /// any, and the partner application the token is for.
+    fn check_nameid(
+        &self,
+        snapshot: &TrustSnapshot,
+        partner: &Arc<Partner>,
+        iss: &Principal,
+        nameid_text: &str,
+    ) -> Result<(Option<String>, Arc<Partner>), Rejection> {
+        let nameid = Principal::parse(nameid_text).ok().filter(|p| p.host.is_none()).ok_or_else(|| {
+            Rejection::new(
+                RejectionKind::InvalidNameIdFormat,
+                format!("nameid `{nameid_text}` is not <application id>@<realm>"),
+            )
+        })?;
+        let (issuer_entry, partner) = match partner.kind {
+            PartnerKind::Application => {
+                if !nameid.app_id.eq_ignore_ascii_case(&partner.app_id) {
+                    return Err(Rejection::new(
+                        RejectionKind::UnexpectedAppIdInNameId,
+                        format!("nameid names application {}, but the partner is {}", nameid.app_id, partner.app_id),
+                    )
+                    .partner(&partner.name));
+                }
+                (None, Arc::clone(partner))
+            }
+            PartnerKind::AuthServer => {
+                let app = self.partner_of_auth_server(snapshot, partner, &nameid)?;
+                (Some(partner.name.clone()), app)
+            }
+        };
+        if !nameid.realm.eq_ignore_ascii_case(&iss.realm) {
+            return Err(Rejection::new(
+                RejectionKind::UnexpectedRealmInNameId,
+                format!("nameid realm {} differs from the issuer realm {}", nameid.realm, iss.realm),
+            )
+            .partner(&partner.name));
+        }
+        Ok((issuer_entry, partner))
+    }
+
     /// Step 7 for actors an authorization server issued: the partner application named by `nameid`
     /// must exist, be marked to use the auth server, and be enabled.
     fn partner_of_auth_server(
@@ -345,8 +381,8 @@ impl Validator {
             Rejection::new(
                 RejectionKind::NoMatchingPartnerAppFound,
                 format!(
-                    "auth server {} issued a token for application {}, which is not a partner application marked to use an auth server (s2sd partner-application new --application-identifier {} --use-auth-server)",
-                    auth_server.name, nameid.app_id, nameid.app_id
+                    "auth server {} issued a token for application {}, which is not a partner application marked to use an auth server",
+                    auth_server.name, nameid.app_id
                 ),
             )
             .partner(&auth_server.name)
@@ -363,70 +399,97 @@ impl Validator {
     /// Steps 8 and 10 on the outer token, once the actor is trusted.
     fn check_outer(
         &self,
-        _snapshot: &TrustSnapshot,
         partner: &Partner,
         actor: &ActorToken<'_>,
         outer: &OuterToken,
         now: UnixTime,
         v: &mut Validated,
+        rec: &mut impl Recorder,
     ) -> Result<(), Rejection> {
         let o = &outer.claims;
         let iss_text = o.iss.as_deref().unwrap_or_default();
         let iss = Principal::parse(iss_text).ok().filter(|p| p.host.is_none()).ok_or_else(|| {
-            Rejection::new(
-                RejectionKind::InvalidOuterTokenIssuerFormat,
-                format!("outer issuer `{iss_text}` is not <application id>@<realm>"),
+            rec.fail(
+                Step::OuterIssuer,
+                Rejection::new(
+                    RejectionKind::InvalidOuterTokenIssuerFormat,
+                    format!("outer issuer `{iss_text}` is not <application id>@<realm>"),
+                )
+                .partner(&partner.name),
             )
-            .partner(&partner.name)
         })?;
         if !iss.app_id.eq_ignore_ascii_case(&partner.app_id) {
-            return Err(Rejection::new(
-                RejectionKind::InvalidOuterTokenIssuerIdValue,
-                format!(
-                    "the outer token is issued by {}, but the actor is partner {} ({})",
-                    iss.app_id, partner.name, partner.app_id
-                ),
-            )
-            .partner(&partner.name));
+            return Err(rec.fail(
+                Step::OuterIssuer,
+                Rejection::new(
+                    RejectionKind::InvalidOuterTokenIssuerIdValue,
+                    format!(
+                        "the outer token is issued by {}, but the actor is partner {} ({})",
+                        iss.app_id, partner.name, partner.app_id
+                    ),
+                )
+                .partner(&partner.name),
+            ));
         }
+        rec.pass(Step::OuterIssuer, || format!("outer issuer {iss} is the actor's application"));
         if let Some(outer_aud) = o.aud.as_deref() {
             let same = match (Principal::parse(outer_aud), actor.claims.aud.as_deref().map(Principal::parse)) {
                 (Ok(a), Some(Ok(b))) => a == b,
                 _ => false,
             };
             if !same {
-                return Err(Rejection::new(
-                    RejectionKind::OuterAudienceMismatch,
-                    "the outer token's aud differs from the actor's",
-                )
-                .partner(&partner.name));
+                return Err(rec.fail(
+                    Step::OuterAudience,
+                    Rejection::new(
+                        RejectionKind::OuterAudienceMismatch,
+                        "the outer token's aud differs from the actor's",
+                    )
+                    .partner(&partner.name),
+                ));
             }
+            rec.pass(Step::OuterAudience, || "the outer token's aud equals the actor's".to_owned());
+        } else {
+            rec.skip(Step::OuterAudience, || "the outer token has no aud; the actor's applies".to_owned());
         }
-        self.check_lifetime(o.nbf, o.exp.or(actor.claims.exp), now, "outer")?;
+        let exp = o.exp.or(actor.claims.exp);
+        self.check_lifetime(o.nbf, exp, now, "outer").map_err(|r| rec.fail(Step::OuterLifetime, r))?;
+        rec.pass(Step::OuterLifetime, || self.lifetime_detail(o.nbf, exp, now, "outer"));
         if !actor.claims.trustedfordelegation {
-            return Err(Rejection::new(
-                RejectionKind::ActorNotTrustedForDelegation,
-                format!("partner {}'s actor token is not trusted for delegation but names a user", partner.name),
-            )
-            .partner(&partner.name));
+            return Err(rec.fail(
+                Step::Delegation,
+                Rejection::new(
+                    RejectionKind::ActorNotTrustedForDelegation,
+                    format!("partner {}'s actor token is not trusted for delegation but names a user", partner.name),
+                )
+                .partner(&partner.name),
+            ));
         }
+        rec.pass(Step::Delegation, || "the actor token is trusted for delegation".to_owned());
         if partner.trust_level != TrustLevel::Full {
-            return Err(Rejection::new(
-                RejectionKind::ActAsNotAllowed,
-                format!(
-                    "partner {} has trust level {} and may not act for users (set it to Full: s2sd partner-application set {} --trust-level full)",
-                    partner.name, partner.trust_level, partner.name
-                ),
-            )
-            .partner(&partner.name));
+            return Err(rec.fail(
+                Step::TrustLevel,
+                Rejection::new(
+                    RejectionKind::ActAsNotAllowed,
+                    format!(
+                        "partner {} has trust level {} and may not act for users (only trust level Full may)",
+                        partner.name, partner.trust_level
+                    ),
+                )
+                .partner(&partner.name),
+            ));
         }
+        rec.pass(Step::TrustLevel, || format!("partner {} has trust level Full and may act for users", partner.name));
         if o.user.is_empty() {
-            return Err(Rejection::new(
-                RejectionKind::NoUserClaimsFound,
-                "the outer token names no user (no nameid, upn, smtp or sip)",
-            )
-            .partner(&partner.name));
+            return Err(rec.fail(
+                Step::UserClaims,
+                Rejection::new(
+                    RejectionKind::NoUserClaimsFound,
+                    "the outer token names no user (no nameid, upn, smtp or sip)",
+                )
+                .partner(&partner.name),
+            ));
         }
+        rec.pass(Step::UserClaims, || format!("acting for {}", describe_user(&o.user)));
         v.kind = TokenKind::ActAs;
         v.user = Some(o.user.clone());
         v.not_before = match (v.not_before, o.nbf) {
@@ -468,41 +531,24 @@ impl Validator {
         }
         Ok(())
     }
-}
 
-fn parse_audience(aud: &str) -> Result<Principal, Rejection> {
-    if let Some((_, "")) = aud.rsplit_once('@') {
-        return Err(Rejection::new(
-            RejectionKind::EmptyRealmFromAudience,
-            format!("audience `{aud}` has an empty realm"),
-        ));
+    /// A passed lifetime in words (for the trace).
+    fn lifetime_detail(&self, nbf: Option<UnixTime>, exp: Option<UnixTime>, now: UnixTime, which: &str) -> String {
+        let exp = exp.unwrap_or_default();
+        let mut t = if exp >= now {
+            format!("the {which} token expires in {} s", exp - now)
+        } else {
+            format!("the {which} token expired {} s ago, within the allowed clock skew of {} s", now - exp, self.skew)
+        };
+        match nbf {
+            Some(nbf) if nbf > now => t.push_str(&format!(
+                "; it becomes valid in {} s, within the allowed clock skew of {} s",
+                nbf - now,
+                self.skew
+            )),
+            Some(nbf) => t.push_str(&format!("; valid since {} s", now - nbf)),
+            None => t.push_str("; no nbf"),
+        }
+        t
     }
-    match Principal::parse(aud) {
-        Ok(p) if p.host.is_some() => Ok(p),
-        _ => Err(Rejection::new(
-            RejectionKind::InvalidAudience,
-            format!("audience `{aud}` is not of the form <application id>/<host>@<realm>"),
-        )),
-    }
-}
-
-fn malformed(e: TokenError) -> Rejection {
-    match e {
-        TokenError::TooLarge { .. } => Rejection::new(RejectionKind::TokenTooLarge, e.to_string()),
-        other => Rejection::new(RejectionKind::MalformedToken, format!("the token is malformed: {other}")),
-    }
-}
-
-fn thumb_of(header: &Header) -> &str {
-    header.x5t.as_deref().or(header.kid.as_deref()).or(header.x5t_s256.as_deref()).unwrap_or("(none)")
-}
-
-/// True when a signed token's payload has an `actortoken` claim (it would be an outer token).
-fn has_actor_claim(compact: &Compact<'_>) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        #[serde(default, alias = "actort")]
-        actortoken: Option<serde::de::IgnoredAny>,
-    }
-    compact.claims::<Probe>().is_ok_and(|p| p.actortoken.is_some())
 }

@@ -3,72 +3,93 @@
 
 use std::fmt;
 
-/// What went wrong, in the order the validator checks (protocol reference §3.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RejectionKind {
+/// Declares `RejectionKind` with its facts (stable reason, Exchange number, Exchange name), and
+/// `RejectionKind::ALL` listing every kind, so no kind can be added without both.
+macro_rules! rejection_kinds {
+    ($($(#[doc = $doc:literal])* $name:ident => ($reason:literal, $code:literal, $exchange:literal),)*) => {
+        /// What went wrong, in the order the validator checks (protocol reference §3.3).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum RejectionKind {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl RejectionKind {
+            /// Every kind the validator can produce.
+            pub const ALL: &'static [RejectionKind] = &[$(RejectionKind::$name,)*];
+
+            fn facts(self) -> (&'static str, u32, &'static str) {
+                match self {
+                    $(RejectionKind::$name => ($reason, $code, $exchange),)*
+                }
+            }
+        }
+    };
+}
+
+rejection_kinds! {
     /// Over the size limit before decoding.
-    TokenTooLarge,
+    TokenTooLarge => ("token_too_large", 2005, "NoClaimFound"),
     /// Not three segments, not base64url, not JSON.
-    MalformedToken,
+    MalformedToken => ("malformed_token", 2005, "NoClaimFound"),
     /// The outer token carries a signature.
-    OuterTokenAlsoSigned,
+    OuterTokenAlsoSigned => ("outer_token_signed", 2001, "OuterTokenAlsoSigned"),
     /// An `alg=none` token presented without (or as) the actor.
-    ActorTokenMustBeSigned,
+    ActorTokenMustBeSigned => ("actor_token_unsigned", 2002, "ActorTokenMustBeSigned"),
     /// The actor's `alg` is not the key record's algorithm.
-    AlgorithmMismatch,
+    AlgorithmMismatch => ("algorithm_mismatch", 1001, "InvalidSignature"),
     /// The actor has no `aud`, or one not of the form `<app>/<host>@<realm>`.
-    InvalidAudience,
+    InvalidAudience => ("invalid_audience", 2010, "InvalidAudience"),
     /// `aud` has an empty realm.
-    EmptyRealmFromAudience,
+    EmptyRealmFromAudience => ("empty_realm_in_audience", 4001, "EmptyRealmFromAudience"),
     /// `aud` names another application than ours.
-    WrongAudience,
+    WrongAudience => ("wrong_audience", 4003, "WrongAudience"),
     /// `aud` names another host than the request's.
-    UnexpectedHostNameInAudience,
+    UnexpectedHostNameInAudience => ("audience_host_mismatch", 4002, "UnexpectedHostNameInAudience"),
     /// No `iss`.
-    MissingIssuer,
+    MissingIssuer => ("missing_issuer", 2003, "MissingIssuer"),
     /// `iss` is not `<id>@<realm>`.
-    InvalidIssuerFormat,
+    InvalidIssuerFormat => ("invalid_issuer_format", 2006, "InvalidIssuerFormat"),
     /// No partner has that issuer id and realm.
-    NoConfiguredIssuerMatched,
+    NoConfiguredIssuerMatched => ("unknown_issuer", 2008, "NoConfiguredIssuerMatched"),
     /// The partner exists but is disabled.
-    PartnerDisabled,
+    PartnerDisabled => ("partner_disabled", 2008, "NoConfiguredIssuerMatched"),
     /// Issuer realm differs from the audience realm.
-    MismatchedRealmBetweenAudienceAndIssuer,
+    MismatchedRealmBetweenAudienceAndIssuer => ("realm_mismatch_audience_issuer", 2011, "MismatchedRealmBetweenAudienceAndIssuer"),
     /// No key of the partner has the header's thumbprint.
-    NoCertificateFound,
+    NoCertificateFound => ("unknown_thumbprint", 10001, "NoCertificateFound"),
     /// The signing certificate named by the token has expired.
-    SigningCertificateExpired,
+    SigningCertificateExpired => ("signing_certificate_expired", 10001, "NoCertificateFound"),
     /// The signature does not verify.
-    InvalidSignature,
+    InvalidSignature => ("invalid_signature", 1001, "InvalidSignature"),
     /// No `exp`.
-    MissingExpiry,
+    MissingExpiry => ("missing_expiry", 3001, "TokenExpired"),
     /// Past `exp` (plus skew).
-    TokenExpired,
+    TokenExpired => ("token_expired", 3001, "TokenExpired"),
     /// Before `nbf` (minus skew).
-    TokenNotYetValid,
+    TokenNotYetValid => ("token_not_yet_valid", 3001, "TokenExpired"),
     /// `nameid` is not `<id>@<realm>`.
-    InvalidNameIdFormat,
+    InvalidNameIdFormat => ("invalid_nameid_format", 2009, "InvalidNameIdFormat"),
     /// `nameid` names another application than the partner.
-    UnexpectedAppIdInNameId,
+    UnexpectedAppIdInNameId => ("unexpected_app_id_in_nameid", 7002, "UnexpectedAppIdInNameId"),
     /// `nameid` realm differs from the issuer realm.
-    UnexpectedRealmInNameId,
+    UnexpectedRealmInNameId => ("unexpected_realm_in_nameid", 2012, "UnexpectedRealmInNameId"),
     /// Outer `iss` is not `<id>@<realm>`.
-    InvalidOuterTokenIssuerFormat,
+    InvalidOuterTokenIssuerFormat => ("invalid_outer_issuer_format", 2007, "InvalidOuterTokenIssuerFormat"),
     /// Outer `iss` names another application than the actor's `nameid`.
-    InvalidOuterTokenIssuerIdValue,
+    InvalidOuterTokenIssuerIdValue => ("outer_issuer_mismatch", 2016, "InvalidOuterTokenIssuerIdValue"),
     /// Outer `aud` differs from the actor's.
-    OuterAudienceMismatch,
+    OuterAudienceMismatch => ("outer_audience_mismatch", 2010, "InvalidAudience"),
     /// The realm is not one of ours.
-    OrganizationIdNotFoundFromRealm,
+    OrganizationIdNotFoundFromRealm => ("unknown_realm", 5002, "OrganizationIdNotFoundFromRealm"),
     /// The actor is not trusted for delegation but names a user.
-    ActorNotTrustedForDelegation,
+    ActorNotTrustedForDelegation => ("actor_not_trusted_for_delegation", 2015, "TokenProfileNotApplicable"),
     /// The partner's trust level does not allow acting for users.
-    ActAsNotAllowed,
+    ActAsNotAllowed => ("act_as_not_allowed", 2015, "TokenProfileNotApplicable"),
     /// An act-as token without any user claim.
-    NoUserClaimsFound,
+    NoUserClaimsFound => ("no_user_claims", 2013, "NoUserClaimsFound"),
     /// An authorization server issued the actor for an application that is not a partner marked to use it.
-    NoMatchingPartnerAppFound,
+    NoMatchingPartnerAppFound => ("no_matching_partner_app", 7001, "NoMatchingPartnerAppFound"),
 }
 
 impl RejectionKind {
@@ -87,43 +108,9 @@ impl RejectionKind {
         self.facts().2
     }
 
-    fn facts(self) -> (&'static str, u32, &'static str) {
-        use RejectionKind::*;
-        match self {
-            TokenTooLarge => ("token_too_large", 2005, "NoClaimFound"),
-            MalformedToken => ("malformed_token", 2005, "NoClaimFound"),
-            OuterTokenAlsoSigned => ("outer_token_signed", 2001, "OuterTokenAlsoSigned"),
-            ActorTokenMustBeSigned => ("actor_token_unsigned", 2002, "ActorTokenMustBeSigned"),
-            AlgorithmMismatch => ("algorithm_mismatch", 1001, "InvalidSignature"),
-            InvalidAudience => ("invalid_audience", 2010, "InvalidAudience"),
-            EmptyRealmFromAudience => ("empty_realm_in_audience", 4001, "EmptyRealmFromAudience"),
-            WrongAudience => ("wrong_audience", 4003, "WrongAudience"),
-            UnexpectedHostNameInAudience => ("audience_host_mismatch", 4002, "UnexpectedHostNameInAudience"),
-            MissingIssuer => ("missing_issuer", 2003, "MissingIssuer"),
-            InvalidIssuerFormat => ("invalid_issuer_format", 2006, "InvalidIssuerFormat"),
-            NoConfiguredIssuerMatched => ("unknown_issuer", 2008, "NoConfiguredIssuerMatched"),
-            PartnerDisabled => ("partner_disabled", 2008, "NoConfiguredIssuerMatched"),
-            MismatchedRealmBetweenAudienceAndIssuer => {
-                ("realm_mismatch_audience_issuer", 2011, "MismatchedRealmBetweenAudienceAndIssuer")
-            }
-            NoCertificateFound => ("unknown_thumbprint", 10001, "NoCertificateFound"),
-            SigningCertificateExpired => ("signing_certificate_expired", 10001, "NoCertificateFound"),
-            InvalidSignature => ("invalid_signature", 1001, "InvalidSignature"),
-            MissingExpiry => ("missing_expiry", 3001, "TokenExpired"),
-            TokenExpired => ("token_expired", 3001, "TokenExpired"),
-            TokenNotYetValid => ("token_not_yet_valid", 3001, "TokenExpired"),
-            InvalidNameIdFormat => ("invalid_nameid_format", 2009, "InvalidNameIdFormat"),
-            UnexpectedAppIdInNameId => ("unexpected_app_id_in_nameid", 7002, "UnexpectedAppIdInNameId"),
-            UnexpectedRealmInNameId => ("unexpected_realm_in_nameid", 2012, "UnexpectedRealmInNameId"),
-            InvalidOuterTokenIssuerFormat => ("invalid_outer_issuer_format", 2007, "InvalidOuterTokenIssuerFormat"),
-            InvalidOuterTokenIssuerIdValue => ("outer_issuer_mismatch", 2016, "InvalidOuterTokenIssuerIdValue"),
-            OuterAudienceMismatch => ("outer_audience_mismatch", 2010, "InvalidAudience"),
-            OrganizationIdNotFoundFromRealm => ("unknown_realm", 5002, "OrganizationIdNotFoundFromRealm"),
-            ActorNotTrustedForDelegation => ("actor_not_trusted_for_delegation", 2015, "TokenProfileNotApplicable"),
-            ActAsNotAllowed => ("act_as_not_allowed", 2015, "TokenProfileNotApplicable"),
-            NoUserClaimsFound => ("no_user_claims", 2013, "NoUserClaimsFound"),
-            NoMatchingPartnerAppFound => ("no_matching_partner_app", 7001, "NoMatchingPartnerAppFound"),
-        }
+    /// The kind with this stable reason.
+    pub fn from_reason(reason: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.reason() == reason)
     }
 }
 
@@ -200,3 +187,21 @@ impl fmt::Display for Rejection {
 }
 
 impl std::error::Error for Rejection {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::RejectionKind;
+
+    #[test]
+    fn every_kind_has_its_own_reason_and_is_found_by_it() {
+        let mut reasons = std::collections::BTreeSet::new();
+        for &kind in RejectionKind::ALL {
+            assert!(reasons.insert(kind.reason()), "{kind:?} shares its reason");
+            assert_eq!(RejectionKind::from_reason(kind.reason()), Some(kind));
+            assert!(kind.code() >= 1000, "{kind:?}");
+        }
+        assert_eq!(reasons.len(), 31);
+        assert_eq!(RejectionKind::from_reason("nope"), None);
+    }
+}

@@ -178,10 +178,30 @@ fn cache_hits_expire_and_follow_configuration() {
     let token = sign(&good_claims());
     assert!(v.validate(&token, HOST).is_ok());
     assert!(v.validate(&token, HOST).is_ok()); // cached
-    trust.publish(local, vec![partner("Lync", LYNC, TrustLevel::Full, false)]);
+    trust.publish(local.clone(), vec![partner("Lync", LYNC, TrustLevel::Full, false)]);
     assert_eq!(v.validate(&token, HOST).unwrap_err().kind, RejectionKind::PartnerDisabled);
-    clock.advance(3600 + DEFAULT_SKEW_SECONDS + 1);
-    assert_eq!(v.validate(&token, "other.host").unwrap_err().kind, RejectionKind::UnexpectedHostNameInAudience);
+
+    // Expiry: the same token at the same host, cached under a generation that stays current.
+    trust.publish(local, vec![partner("Lync", LYNC, TrustLevel::Full, true)]);
+    let cached = v.validate(&token, HOST).unwrap();
+    assert_eq!(cached.expires_at, NOW + 3600);
+    clock.advance(3600 + DEFAULT_SKEW_SECONDS); // the last second inside the skew: still the cached hit
+    assert!(Arc::ptr_eq(&v.validate(&token, HOST).unwrap(), &cached), "served from the cache");
+    clock.advance(1);
+    assert_eq!(v.validate(&token, HOST).unwrap_err().kind, RejectionKind::TokenExpired);
+}
+
+#[test]
+fn cache_does_not_serve_a_token_before_its_nbf() {
+    // Accepted inside the skew before nbf; once the clock goes back past it, the hit is refused.
+    let clock = Arc::new(FixedClock::new(NOW));
+    let local = LocalIdentity { app_id: EXCHANGE.into(), realm: REALM.into(), ..Default::default() };
+    let trust = Arc::new(TrustStore::new(local, vec![partner("Lync", LYNC, TrustLevel::Full, true)]));
+    let v = Validator::new(trust, clock.clone());
+    let token = with_claims(|c| c.nbf = Some(NOW + DEFAULT_SKEW_SECONDS));
+    assert!(v.validate(&token, HOST).is_ok());
+    clock.set(NOW - 1);
+    assert_eq!(v.validate(&token, HOST).unwrap_err().kind, RejectionKind::TokenNotYetValid);
 }
 
 #[test]
@@ -379,6 +399,20 @@ fn refuses_each_bad_token_with_its_own_reason() {
     let mut reasons = std::collections::BTreeSet::new();
     for (name, token, host, expected) in &cases {
         let err = v.validate(token, host).expect_err(name);
+        // The trace takes the same path: its one failed step is the last, with the same reason.
+        let (traced, trace) = v.validate_traced(token, host);
+        assert_eq!(traced.as_ref().unwrap_err(), &err, "{name}");
+        let last = trace.steps.last().expect(name);
+        assert_eq!((last.outcome, last.reason), (Outcome::Failed, Some(err.reason())), "{name}: {trace:#?}");
+        assert_eq!(trace.steps.iter().filter(|s| s.outcome == Outcome::Failed).count(), 1, "{name}");
+        assert_eq!(last.detail, err.detail, "{name}");
+        assert!(matches!(&trace.verdict, Verdict::Refused { reason, .. } if *reason == err.reason()), "{name}");
+        for step in &trace.steps {
+            assert!(!step.detail.contains(token.as_str()) || token.len() < 8, "{name}: a step echoes the token");
+            if let Some(sig) = token.rsplit('.').next().filter(|s| s.len() > 16) {
+                assert!(!step.detail.contains(sig), "{name}: a step echoes the signature");
+            }
+        }
         assert_eq!(err.kind, *expected, "{name}: {err}");
         assert!(err.diagnostics().starts_with(&format!("{};reason=\"", expected.code())), "{name}");
         assert!(!err.detail.contains(token.as_str()) || token.len() < 8, "{name}: the detail must not echo the token");
@@ -460,4 +494,68 @@ fn refuses_auth_server_actors_without_a_matching_partner() {
     let k = hybrid_validator(true, false).validate(&acs_issued(LYNC), HOST).unwrap_err();
     assert_eq!(k.kind, RejectionKind::PartnerDisabled);
     assert_eq!(k.partner.as_deref(), Some("SfBOnline"));
+}
+
+/// The steps of a trace with their outcomes.
+fn outline(trace: &Trace) -> Vec<(Step, Outcome)> {
+    trace.steps.iter().map(|s| (s.step, s.outcome)).collect()
+}
+
+#[test]
+fn traces_every_step_in_order_and_ends_with_the_verdict() {
+    use Outcome::{Passed, Skipped};
+    let v = validator();
+    let (result, trace) = v.validate_traced(&outer_for(&sign(&good_claims()), |_| {}), HOST);
+    let validated = result.unwrap();
+    assert_eq!(trace.verdict, Verdict::Accepted(Box::new(validated)));
+    assert!(trace.accepted() && trace.failed_step().is_none());
+    let expected: Vec<(Step, Outcome)> = Step::ALL.iter().map(|s| (*s, Passed)).collect();
+    assert_eq!(outline(&trace), expected);
+    let signature = trace.steps.iter().find(|s| s.step == Step::Signature).unwrap();
+    assert!(
+        signature.detail.contains(keys().lync.x5t()) && signature.detail.contains("selected by x5t"),
+        "{signature:?}"
+    );
+
+    // App-only: the outer steps are skipped, not passed.
+    let (result, trace) = v.validate_traced(&sign(&good_claims()), HOST);
+    assert!(result.is_ok());
+    let outline = outline(&trace);
+    assert_eq!(outline.len(), Step::ALL.len());
+    assert_eq!(outline[..8].iter().filter(|(_, o)| *o == Passed).count(), 8);
+    assert!(outline[8..].iter().all(|(_, o)| *o == Skipped), "{outline:?}");
+}
+
+#[test]
+fn traced_lifetime_says_when_the_skew_saved_the_token() {
+    let v = validator();
+    let (result, trace) = v.validate_traced(&with_claims(|c| c.exp = Some(NOW - 60)), HOST);
+    assert!(result.is_ok(), "60 s past exp is inside the 300 s skew");
+    let lifetime = trace.steps.iter().find(|s| s.step == Step::Lifetime).unwrap();
+    assert_eq!(lifetime.outcome, Outcome::Passed);
+    assert!(lifetime.detail.contains("expired 60 s ago, within the allowed clock skew of 300 s"), "{lifetime:?}");
+}
+
+#[test]
+fn traced_signature_names_the_x5t_s256_form() {
+    let header = jws::Header {
+        typ: Some("JWT".into()),
+        alg: "RS256".into(),
+        x5t_s256: Some(crate::token::thumbprint::x5t_s256(&keys().lync_cert)),
+        ..Default::default()
+    };
+    let token = jws::sign(&header, &good_claims(), &keys().lync).unwrap();
+    let (result, trace) = validator().validate_traced(&token, HOST);
+    assert!(result.is_ok(), "{result:?}");
+    let signature = trace.steps.iter().find(|s| s.step == Step::Signature).unwrap();
+    assert!(signature.detail.contains("selected by x5t#S256"), "{signature:?}");
+
+    // An unknown x5t#S256 is refused at the signature step, naming the form.
+    let header = jws::Header { x5t_s256: Some(URL_SAFE_NO_PAD.encode([7u8; 32])), ..header };
+    let token = jws::sign(&header, &good_claims(), &keys().lync).unwrap();
+    let (result, trace) = validator().validate_traced(&token, HOST);
+    assert_eq!(result.unwrap_err().kind, RejectionKind::NoCertificateFound);
+    let failed = trace.failed_step().unwrap();
+    assert_eq!(failed.step, Step::Signature);
+    assert!(failed.detail.contains("x5t#S256"), "{failed:?}");
 }

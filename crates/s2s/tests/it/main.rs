@@ -10,3 +10,4 @@ mod middleware;
 mod oracle;
 mod props;
 mod refresh;
+mod refresh_scale;

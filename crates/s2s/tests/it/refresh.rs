@@ -1,6 +1,7 @@
 //! Metadata refresh on an unknown thumbprint, against a real HTTP metadata server on 127.0.0.1.
-//! Real sockets need real time, so the waits are short: `min_gap` is a fraction of a second and
-//! every fetch is awaited through the refresher's report hook rather than by sleeping.
+//! Real sockets need real time, so the waits are short: `min_gap` is a second (long enough that a
+//! busy machine cannot let it pass between two steps that must fall inside it) and every fetch is
+//! awaited through the refresher's report hook rather than by sleeping.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::common::*;
 
-const MIN_GAP: Duration = Duration::from_millis(250);
+const MIN_GAP: Duration = Duration::from_secs(1);
 
 /// A metadata server whose answer can be switched, counting the requests it gets.
 struct MetadataServer {
@@ -96,6 +97,7 @@ impl Fixture {
             min_gap: MIN_GAP,
             timeout: Duration::from_secs(5),
             retry: Duration::from_secs(3600),
+            ..RefreshPolicy::default()
         };
         let cancel = CancellationToken::new();
         let handle = refresh::spawn(Arc::clone(&trust), clock, policy, Some(hook), cancel.clone());

@@ -1,6 +1,7 @@
 //! `s2sd token issue|inspect`: mint our tokens for a partner, and take any token apart — both
-//! layers decoded, the signature checked against every certificate we know, lifetimes and
-//! audience explained in words. Inspect never prints a signature.
+//! layers decoded, then the server's own validator run on it with its trace printed step by step
+//! (the verdict is the validator's, never re-decided here), and the fix for a refusal. Inspect
+//! never prints a token or a signature.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -8,11 +9,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Subcommand;
+use s2s::client::IssueError;
 use s2s::client::Issuer;
 use s2s::partner::TrustStore;
 use s2s::principal::Principal;
-use s2s::token::{ActorToken, Compact, OuterToken, UserClaims, VerifyingKey};
-use s2s::validate::Validator;
+use s2s::token::{ActorToken, Compact, UserClaims};
+use s2s::validate::{Outcome, Step, TraceStep, Validator, Verdict};
 
 use super::{Printer, now, rfc3339};
 use crate::store::Store;
@@ -32,7 +34,7 @@ pub enum Cmd {
         #[arg(long)]
         user: Option<String>,
     },
-    /// Decode a token, check what can be checked, and explain each finding.
+    /// Decode a token and show, step by step, how this server's validator decides on it.
     Inspect {
         /// The token (or - to read it from standard input).
         token: String,
@@ -73,8 +75,8 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
                 (header.trim_start_matches("Bearer ").to_owned(), "auth server")
             } else {
                 let token = match &user {
-                    Some(u) => issuer.act_as_token(&audience, u)?,
-                    None => issuer.actor_token(&audience)?.to_string(),
+                    Some(u) => issuer.act_as_token(&audience, u).map_err(issue_error)?,
+                    None => issuer.actor_token(&audience).map_err(issue_error)?.to_string(),
                 };
                 (token, "self-issued")
             };
@@ -105,7 +107,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
             };
             let token = token.trim().trim_start_matches("Bearer ").trim();
             let loaded = trust::load(store.as_ref(), now()).await?;
-            let report = inspect(token, host.as_deref(), loaded)?;
+            let report = inspect(token, host.as_deref(), loaded);
             let ok = report.accepted;
             out.emit(report.text(), serde_json::to_value(&report)?);
             return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
@@ -114,21 +116,30 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn Store>, out: &Printer) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
-#[derive(Debug, serde::Serialize)]
-struct Finding {
-    ok: bool,
-    what: String,
+/// What `token inspect` prints: both layers decoded (never a signature), the validator's own
+/// steps, its verdict, and for a refusal the diagnosis.
+/// A minting error with the command that fixes it, when there is one.
+fn issue_error(e: IssueError) -> anyhow::Error {
+    match diagnosis::issue_fix(&e) {
+        Some(fix) => anyhow::anyhow!("{e} ({fix})"),
+        None => e.into(),
+    }
 }
 
 #[derive(Debug, serde::Serialize)]
 struct Report {
     kind: &'static str,
+    outer_header: Option<serde_json::Value>,
     outer_claims: Option<serde_json::Value>,
-    actor_header: serde_json::Value,
-    actor_claims: serde_json::Value,
-    findings: Vec<Finding>,
+    actor_header: Option<serde_json::Value>,
+    actor_claims: Option<serde_json::Value>,
+    /// The host the token was taken as presented to.
+    authority: String,
+    steps: Vec<TraceStep>,
+    failed_step: Option<Step>,
     accepted: bool,
     verdict: String,
+    result: Verdict,
     diagnosis: Option<diagnosis::Diagnosis>,
 }
 
@@ -138,13 +149,20 @@ impl Report {
         if let Some(o) = &self.outer_claims {
             t.push_str(&format!("Outer token claims (unsigned; trusted only through the actor):\n{}\n", pretty(o)));
         }
-        t.push_str(&format!(
-            "Actor token header:\n{}\nActor token claims:\n{}\nFindings:\n",
-            pretty(&self.actor_header),
-            pretty(&self.actor_claims)
-        ));
-        for f in &self.findings {
-            t.push_str(&format!("  [{}] {}\n", if f.ok { "ok" } else { "!!" }, f.what));
+        if let Some(h) = &self.actor_header {
+            t.push_str(&format!("Actor token header:\n{}\n", pretty(h)));
+        }
+        if let Some(c) = &self.actor_claims {
+            t.push_str(&format!("Actor token claims:\n{}\n", pretty(c)));
+        }
+        t.push_str(&format!("Validation, as presented to {} (the server's own steps):\n", self.authority));
+        for s in &self.steps {
+            let mark = match s.outcome {
+                Outcome::Passed => "ok  ",
+                Outcome::Failed => "FAIL",
+                Outcome::Skipped => "skip",
+            };
+            t.push_str(&format!("  [{mark}] {}: {}\n", s.step.name(), s.detail));
         }
         t.push_str(&format!("Verdict: {}", self.verdict));
         if let Some(d) = &self.diagnosis {
@@ -158,121 +176,89 @@ fn pretty(v: &serde_json::Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default().lines().map(|l| format!("  {l}")).collect::<Vec<_>>().join("\n")
 }
 
-fn inspect(token: &str, host: Option<&str>, loaded: trust::Loaded) -> anyhow::Result<Report> {
-    let now = now();
-    let mut findings = Vec::new();
-    let mut note = |ok: bool, what: String| findings.push(Finding { ok, what });
-    let compact = Compact::split(token).context("not a compact JWT")?;
-    let header = compact.header().context("the header cannot be decoded")?;
-    let (kind, outer_claims, actor_text) = if header.is_unsigned() {
-        let outer = OuterToken::decode(&compact, &header).context("an alg none token must have an empty signature")?;
-        let actor = outer
-            .claims
-            .actortoken
-            .clone()
-            .context("unsigned token without an actortoken claim: it would be refused")?;
-        note(true, "outer token is unsigned (alg none) and carries an actor token, as act-as tokens do".into());
-        if outer.claims.user.is_empty() {
-            note(false, "outer token names no user (nameid, upn, smtp, sip)".into());
-        }
-        (
-            "act-as (outer + actor)",
-            Some(serde_json::to_value(&outer.claims).map(|mut v| {
-                if let Some(o) = v.as_object_mut() {
-                    o.insert("actortoken".into(), serde_json::Value::String("<the actor token below>".into()));
-                }
-                v
-            })?),
-            actor,
-        )
-    } else {
-        ("app-only (actor)", None, token.to_owned())
+/// The layers of a token, decoded as far as they decode (nothing is checked here).
+struct Decoded {
+    kind: &'static str,
+    outer_header: Option<serde_json::Value>,
+    outer_claims: Option<serde_json::Value>,
+    actor_header: Option<serde_json::Value>,
+    actor_claims: Option<serde_json::Value>,
+    audience_host: Option<String>,
+}
+
+fn decode(token: &str) -> Decoded {
+    let mut d = Decoded {
+        kind: "undecodable",
+        outer_header: None,
+        outer_claims: None,
+        actor_header: None,
+        actor_claims: None,
+        audience_host: None,
     };
-    let actor = ActorToken::decode(&actor_text).context("the actor token cannot be decoded")?;
-    if actor.header.is_unsigned() {
-        note(false, "the actor token is unsigned (alg none): always refused".into());
-    }
-    // Signature against every certificate we know.
-    let thumb = actor.header.x5t.clone().or(actor.header.kid.clone()).unwrap_or_default();
-    let mut candidates: Vec<(String, VerifyingKey)> = Vec::new();
-    for p in &loaded.partners {
-        for k in &p.keys {
-            if let Ok(v) = VerifyingKey::from_certificate(k.certificate_der()) {
-                candidates.push((format!("partner {}", p.name), v));
+    let Some((compact, header)) = Compact::split(token).ok().and_then(|c| c.header().ok().map(|h| (c, h))) else {
+        return d;
+    };
+    let actor_text = if header.is_unsigned() {
+        d.kind = "act-as (outer + actor)";
+        d.outer_header = serde_json::to_value(&header).ok();
+        let claims: Option<serde_json::Value> = compact.claims().ok();
+        let actor = claims.as_ref().and_then(|c| c.get("actortoken").or(c.get("actort"))).and_then(|a| a.as_str());
+        let actor = actor.map(str::to_owned);
+        d.outer_claims = claims.map(|mut v| {
+            if let Some(o) = v.as_object_mut() {
+                for key in ["actortoken", "actort"] {
+                    if o.contains_key(key) {
+                        o.insert(key.into(), serde_json::Value::String("<the actor token below>".into()));
+                    }
+                }
             }
+            v
+        });
+        match actor {
+            Some(a) => a,
+            None => return d,
         }
+    } else {
+        d.kind = "app-only (actor)";
+        token.to_owned()
+    };
+    if let Ok(actor) = ActorToken::decode(&actor_text) {
+        d.actor_header = serde_json::to_value(&actor.header).ok();
+        d.actor_claims = serde_json::to_value(&actor.claims).ok();
+        d.audience_host = actor.claims.aud.as_deref().and_then(|a| Principal::parse(a).ok()).and_then(|a| a.host);
     }
-    for k in &loaded.metadata.keys {
-        if let Ok(v) = VerifyingKey::from_certificate(&k.certificate) {
-            candidates.push(("our own certificate".into(), v));
-        }
-    }
-    match candidates.iter().find(|(_, k)| k.matches_x5t(&thumb)) {
-        Some((whose, k)) => match actor.compact.verify(&actor.header.alg, k) {
-            Ok(()) => {
-                note(true, format!("signature verifies under {whose}'s certificate {} ({})", k.x5t(), k.subject()))
-            }
-            Err(e) => {
-                note(false, format!("x5t {thumb} names {whose}'s certificate, but the signature does not verify: {e}"))
-            }
-        },
-        None => note(false, format!("no certificate we know has x5t {thumb:?}; the signature cannot be checked here")),
-    }
-    let c = &actor.claims;
-    match c.exp {
-        Some(exp) if exp < now => note(false, format!("expired at {} ({} s ago)", rfc3339(exp), now - exp)),
-        Some(exp) => note(true, format!("valid until {} ({} min from now)", rfc3339(exp), (exp - now) / 60)),
-        None => note(false, "no exp claim: refused".into()),
-    }
-    if let Some(nbf) = c.nbf.filter(|n| *n > now) {
-        note(false, format!("not valid before {} ({} s from now)", rfc3339(nbf), nbf - now));
-    }
-    let aud = c.aud.as_deref().map(Principal::parse);
-    match &aud {
-        Some(Ok(a)) if a.host.is_some() => {
-            note(
-                true,
-                format!(
-                    "audience: application {} at host {} in realm {}",
-                    a.app_id,
-                    a.host.as_deref().unwrap_or_default(),
-                    a.realm
-                ),
-            );
-            if !a.app_id.eq_ignore_ascii_case(&loaded.local.app_id) {
-                note(false, format!("the audience is not this server's service name ({})", loaded.local.app_id));
-            }
-        }
-        _ => note(false, "aud is missing or not <application id>/<host>@<realm>".into()),
-    }
-    if let (Some(iss), Some(nameid)) = (&c.iss, &c.nameid) {
-        note(iss == nameid || c.identityprovider.is_some(), format!("issuer {iss}, calling application {nameid}"));
-    }
-    // The decision this server would take.
-    let authority =
-        host.map(str::to_owned).or_else(|| aud.and_then(Result::ok).and_then(|a| a.host)).unwrap_or_default();
+    d
+}
+
+/// Decodes `token` for display and asks the validator the server uses (same trust, same clock skew)
+/// for its decision, step by step.
+fn inspect(token: &str, host: Option<&str>, loaded: trust::Loaded) -> Report {
+    let decoded = decode(token);
+    let authority = host.map(str::to_owned).or(decoded.audience_host).unwrap_or_default();
     let validator = Validator::new(Arc::new(TrustStore::new(loaded.local, loaded.partners)), s2s::clock::system())
         .with_cache_capacity(0);
-    let (accepted, verdict, diag) = match validator.validate(token, &authority) {
-        Ok(v) => (
-            true,
-            format!("this server would ACCEPT it: partner {} ({}), {:?}", v.partner, v.trust_level, v.kind),
-            None,
-        ),
+    let (result, trace) = validator.validate_traced(token, &authority);
+    let (verdict, diag) = match &result {
+        Ok(v) => {
+            (format!("this server would ACCEPT it: partner {} ({}), {:?}", v.partner, v.trust_level, v.kind), None)
+        }
         Err(r) => (
-            false,
             format!("this server would REFUSE it: {r}"),
             Some(diagnosis::explain(r.reason(), r.code(), r.partner.as_deref())),
         ),
     };
-    Ok(Report {
-        kind,
-        outer_claims,
-        actor_header: serde_json::to_value(&actor.header)?,
-        actor_claims: serde_json::to_value(&actor.claims)?,
-        findings,
-        accepted,
+    Report {
+        kind: decoded.kind,
+        outer_header: decoded.outer_header,
+        outer_claims: decoded.outer_claims,
+        actor_header: decoded.actor_header,
+        actor_claims: decoded.actor_claims,
+        authority,
+        failed_step: trace.failed_step().map(|s| s.step),
+        accepted: trace.accepted(),
+        steps: trace.steps,
         verdict,
+        result: trace.verdict,
         diagnosis: diag,
-    })
+    }
 }

@@ -9,6 +9,7 @@ mod authority;
 mod certificate;
 mod connectivity;
 mod hybrid;
+mod inspect;
 mod mailbox;
 mod multi_node;
 mod oauth_config;

@@ -286,6 +286,7 @@ async fn metadata_outage_keeps_the_last_good_keys_and_logs_once() {
         min_gap: Duration::from_millis(50),
         retry: Duration::from_millis(50),
         timeout: Duration::from_secs(2),
+        ..RefreshPolicy::default()
     };
     let pair = pair(retrying).await;
     let load = Load::start(&pair);
