@@ -8,6 +8,7 @@ mod certificate;
 mod contacts;
 mod demo;
 mod demo_hybrid;
+mod dump;
 mod mailbox;
 mod oauth_config;
 mod partner_application;

@@ -7,6 +7,7 @@
 //! messages are written here and carry no key bytes, and `Debug` output redacts the key.
 
 mod certificate;
+mod pairing;
 pub mod rollover;
 
 pub use certificate::{
