@@ -7,6 +7,8 @@
 mod authority;
 mod certificate;
 mod connectivity;
+mod docs;
+mod fuzz_seeds;
 mod hybrid;
 mod mailbox;
 mod multi_node;

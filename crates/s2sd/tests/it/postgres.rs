@@ -102,9 +102,8 @@ pub fn database_url() -> Option<String> {
 /// `S2S_TEST_DATABASE_URL`, or a failure naming `what`: a PostgreSQL test never passes having
 /// checked nothing.
 pub fn required_database_url(what: &str) -> String {
-    database_url().unwrap_or_else(|| {
-        panic!("{what} needs PostgreSQL: set S2S_TEST_DATABASE_URL (scripts/test.sh provides one)")
-    })
+    database_url()
+        .unwrap_or_else(|| panic!("{what} needs PostgreSQL: set S2S_TEST_DATABASE_URL (scripts/test.sh provides one)"))
 }
 
 /// A fresh schema of the test database; dropped with its tables when this value is dropped, even
