@@ -1,16 +1,8 @@
 #![no_main]
 //! Metadata documents: lenient parse, the registration checks, and our writer's output read back.
+//! The input is checked by `checks/metadata.rs`, which the seed replay test runs too.
 
-use libfuzzer_sys::fuzz_target;
-use s2s::metadata::MetadataDocument;
+#[path = "../checks/metadata.rs"]
+mod check;
 
-const NOW: i64 = 1_800_000_000;
-
-fuzz_target!(|data: &[u8]| {
-    if let Ok(doc) = MetadataDocument::parse(data) {
-        let _ = doc.check(NOW);
-        let _ = doc.token_endpoint();
-        let again = MetadataDocument::parse(doc.to_json().as_bytes()).expect("our own document parses");
-        assert_eq!(again.keys, doc.keys);
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| check::run(data));

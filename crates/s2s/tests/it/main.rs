@@ -6,6 +6,7 @@
 mod auth_server;
 mod common;
 mod conformance;
+mod fuzz_seeds;
 mod middleware;
 mod oracle;
 mod props;

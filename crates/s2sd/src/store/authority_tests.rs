@@ -14,7 +14,7 @@ use tempfile::TempDir;
 use super::authority::{
     AuthoritySnapshot, AuthorityStore, CredentialKind, CredentialRecord, ServicePrincipalRecord, TenantRecord,
 };
-use super::tests::PgSchema;
+use super::tests::{PgSchema, no_database};
 use super::{OpenOptions, Store, StoreError, open_authority, open_authority_with, open_with};
 
 const REALM: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -405,12 +405,13 @@ macro_rules! contract_tests {
                 }
             )*
         }
-        /// Skipped (passing) unless `S2S_TEST_DATABASE_URL` is set.
+        /// Ignored: they need `S2S_TEST_DATABASE_URL` (`scripts/test.sh` runs them with `--ignored`).
         mod postgres {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: set S2S_TEST_DATABASE_URL"]
                 async fn $name() {
-                    let Some(place) = super::Place::postgres().await else { return };
+                    let Some(place) = super::Place::postgres().await else { super::no_database() };
                     super::$name(place.authority().await).await;
                 }
             )*
@@ -449,13 +450,14 @@ macro_rules! pair_tests {
                 }
             )*
         }
-        /// Skipped (passing) unless `S2S_TEST_DATABASE_URL` is set.
+        /// Ignored: they need `S2S_TEST_DATABASE_URL` (`scripts/test.sh` runs them with `--ignored`).
         mod postgres_pair {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: set S2S_TEST_DATABASE_URL"]
                 async fn $name() {
-                    let Some(source) = super::Place::postgres().await else { return };
-                    let Some(target) = super::Place::postgres().await else { return };
+                    let Some(source) = super::Place::postgres().await else { super::no_database() };
+                    let Some(target) = super::Place::postgres().await else { super::no_database() };
                     super::$name(source.authority().await, target.authority().await).await;
                 }
             )*
@@ -547,12 +549,13 @@ macro_rules! place_tests {
                 }
             )*
         }
-        /// Skipped (passing) unless `S2S_TEST_DATABASE_URL` is set.
+        /// Ignored: they need `S2S_TEST_DATABASE_URL` (`scripts/test.sh` runs them with `--ignored`).
         mod postgres_shared {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: set S2S_TEST_DATABASE_URL"]
                 async fn $name() {
-                    let Some(place) = super::Place::postgres().await else { return };
+                    let Some(place) = super::Place::postgres().await else { super::no_database() };
                     super::$name(place).await;
                 }
             )*

@@ -8,6 +8,8 @@ mod admin_races;
 mod authority;
 mod certificate;
 mod connectivity;
+mod docs;
+mod fuzz_seeds;
 mod hybrid;
 mod inspect;
 mod mailbox;

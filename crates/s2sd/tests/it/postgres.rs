@@ -1,7 +1,7 @@
 //! The shared PostgreSQL store of the multi-node tests: a fresh schema of `S2S_TEST_DATABASE_URL`
 //! per test (dropped afterwards, whatever happens) with a store key file of its own (0600), the
-//! `s2sd` CLI against it, and `s2sd serve` nodes on it. Tests skip (with a note) when the variable
-//! is not set.
+//! `s2sd` CLI against it, and `s2sd serve` nodes on it. These tests are `#[ignore]`d (`scripts/test.sh`
+//! runs them with `--ignored` when it has a database) and fail when run without the variable.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -82,13 +82,10 @@ impl PgNode {
     }
 }
 
-/// Runs `check` with the shared store in a fresh schema and a key file of its own; prints a note
-/// naming `what` and returns when `S2S_TEST_DATABASE_URL` is not set.
+/// Runs `check` with the shared store in a fresh schema and a key file of its own; fails, naming
+/// `what`, when `S2S_TEST_DATABASE_URL` is not set.
 pub fn with_postgres(what: &str, check: impl FnOnce(&Site, &Pg)) {
-    let Some(database) = database_url() else {
-        eprintln!("note: S2S_TEST_DATABASE_URL is not set; {what} is skipped");
-        return;
-    };
+    let database = required_database_url(what);
     let site = Site::new();
     let key_file = site.path("pg-store.key").to_str().unwrap().to_owned();
     let schema = Schema::new(&database);
@@ -100,6 +97,13 @@ pub fn with_postgres(what: &str, check: impl FnOnce(&Site, &Pg)) {
 /// `S2S_TEST_DATABASE_URL`, when set.
 pub fn database_url() -> Option<String> {
     std::env::var("S2S_TEST_DATABASE_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// `S2S_TEST_DATABASE_URL`, or a failure naming `what`: a PostgreSQL test never passes having
+/// checked nothing.
+pub fn required_database_url(what: &str) -> String {
+    database_url()
+        .unwrap_or_else(|| panic!("{what} needs PostgreSQL: set S2S_TEST_DATABASE_URL (scripts/test.sh provides one)"))
 }
 
 /// A fresh schema of the test database; dropped with its tables when this value is dropped, even

@@ -40,6 +40,7 @@ impl PgNode {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: set S2S_TEST_DATABASE_URL"]
 fn two_nodes_on_postgres_serve_the_same_tenants_and_principals() {
     with_postgres("the PostgreSQL authority test", |site, pg| {
         // The pool's identity and its one signing certificate.

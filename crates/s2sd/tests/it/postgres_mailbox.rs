@@ -34,6 +34,7 @@ impl PgNode {
 }
 
 #[test]
+#[ignore = "needs PostgreSQL: set S2S_TEST_DATABASE_URL"]
 fn an_item_written_through_one_node_is_read_through_another() {
     with_postgres("the PostgreSQL mailbox test", |lync, pg| {
         // The pool: its configuration, its issuer certificate and kenmyer's mailbox, made through the CLI.
