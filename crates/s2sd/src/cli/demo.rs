@@ -1,5 +1,6 @@
 //! `s2sd demo`: two servers on loopback — a lync node and an exchange node in realm
-//! litwareinc.com — configured only through the CLI, trusting each other by metadata URL; an
+//! litwareinc.com — configured as an admin would (each step prints the command; configuration
+//! changes go through the admin layer, as the CLI's do), trusting each other by metadata URL; an
 //! act-as call for sip:kenmyer@litwareinc.com succeeds, then the partner is disabled on the
 //! exchange side and the refusal is shown with its diagnosis. Leaves nothing running.
 
@@ -12,9 +13,12 @@ use s2s::principal::EXCHANGE;
 use s2s::token::UserClaims;
 use tokio_util::sync::CancellationToken;
 
+use s2s::partner::TrustLevel;
+
 use super::{Cli, Printer};
+use crate::admin::{self, Admin, NewPartner, PartnerSource, SetOAuthConfig, SetPartner};
 use crate::server::{self, Running, ServeOptions, TlsSource};
-use crate::store;
+use crate::store::{self, PartnerKind};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,15 +53,24 @@ pub async fn run(args: Args, _out: &Printer) -> anyhow::Result<ExitCode> {
     println!("export LYNC={lync_store}\nexport EXCHANGE={exchange_store}\n");
 
     step("Configure the lync node (Set-CsOAuthConfiguration, Set-CsCertificate -Type OAuthTokenIssuer)");
-    cli(
+    let lync_admin = admin(
         "$LYNC",
         &lync_store,
         &["oauth-config", "set", "--realm", REALM, "--service-name", "lync", "--hostname", "atl-cs-001.litwareinc.com"],
     )
     .await?;
+    let (change, _) = lync_admin
+        .set_oauth_config(SetOAuthConfig {
+            realm: Some(REALM.into()),
+            service_name: Some("lync".into()),
+            hostnames: vec!["atl-cs-001.litwareinc.com".into()],
+            ..SetOAuthConfig::default()
+        })
+        .await?;
+    println!("{change}");
     cli("$LYNC", &lync_store, &["certificate", "new"]).await?;
     step("Configure the exchange node (Set-AuthConfig)");
-    cli(
+    let exchange_admin = admin(
         "$EXCHANGE",
         &exchange_store,
         &[
@@ -72,6 +85,15 @@ pub async fn run(args: Args, _out: &Printer) -> anyhow::Result<ExitCode> {
         ],
     )
     .await?;
+    let (change, _) = exchange_admin
+        .set_oauth_config(SetOAuthConfig {
+            realm: Some(REALM.into()),
+            service_name: Some("exchange".into()),
+            hostnames: vec!["atl-exchange-001.litwareinc.com".into()],
+            ..SetOAuthConfig::default()
+        })
+        .await?;
+    println!("{change}");
     cli("$EXCHANGE", &exchange_store, &["certificate", "new"]).await?;
     step("The exchange node hosts kenmyer's mailbox (New-Mailbox)");
     cli(
@@ -107,40 +129,48 @@ async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange
     step("Each registers the other as a partner application by metadata URL, trust level Full");
     let exchange_md = format!("https://{}/autodiscover/metadata/json/1", exchange.addr);
     let lync_md = format!("https://{}/metadata/json/1", lync.addr);
-    cli(
-        "$LYNC",
-        lync_store,
-        &[
+    for (label, store_url, name, metadata_url, target) in [
+        ("$LYNC", lync_store, "Exchange", &exchange_md, exchange),
+        ("$EXCHANGE", exchange_store, "Lync", &lync_md, lync),
+    ] {
+        let ca_file = path(target);
+        let typed = [
             "partner-application",
             "new",
             "--identity",
-            "Exchange",
+            name,
             "--metadata-url",
-            &exchange_md,
+            metadata_url,
             "--trust-level",
             "full",
             "--tls-ca",
-            &path(exchange),
-        ],
-    )
-    .await?;
-    cli(
-        "$EXCHANGE",
-        exchange_store,
-        &[
-            "partner-application",
-            "new",
-            "--identity",
-            "Lync",
-            "--metadata-url",
-            &lync_md,
-            "--trust-level",
-            "full",
-            "--tls-ca",
-            &path(lync),
-        ],
-    )
-    .await?;
+            &ca_file,
+        ];
+        let node = admin(label, store_url, &typed).await?;
+        let ca = std::fs::read_to_string(&ca_file).with_context(|| format!("cannot read {ca_file}"))?;
+        let now = super::now();
+        let fetched = admin::fetch_metadata(metadata_url, false, Some(&ca), now).await?;
+        let (change, _) = node
+            .new_partner(
+                NewPartner {
+                    kind: PartnerKind::Application,
+                    name: name.into(),
+                    source: PartnerSource::Metadata(fetched),
+                    realm: None,
+                    trust_level: TrustLevel::Full,
+                    enabled: true,
+                    allow_http_metadata: false,
+                    tls_ca_pem: Some(ca),
+                    metadata_refresh_interval: None,
+                    linked_account: None,
+                    accept_security_identifier_information: false,
+                    use_auth_server: false,
+                },
+                now,
+            )
+            .await?;
+        println!("{change}");
+    }
     caught_up(exchange, exchange_store).await?;
     caught_up(lync, lync_store).await?;
 
@@ -213,7 +243,11 @@ async fn scenario(lync: &Running, exchange: &Running, lync_store: &str, exchange
     cli("$EXCHANGE", exchange_store, &["mailbox", "item", "list", "--user", "kenmyer@litwareinc.com"]).await?;
 
     step("Disable the Lync partner on the exchange node (Set-PartnerApplication -Enabled $false), no restart");
-    cli("$EXCHANGE", exchange_store, &["partner-application", "set", "Lync", "--enabled", "false"]).await?;
+    let exchange_admin =
+        admin("$EXCHANGE", exchange_store, &["partner-application", "set", "Lync", "--enabled", "false"]).await?;
+    let disable = SetPartner { name: "Lync".into(), enabled: Some(false), ..SetPartner::default() };
+    let (change, _) = exchange_admin.set_partner(disable, super::now()).await?;
+    println!("{change}");
     caught_up(exchange, exchange_store).await?;
     let resp = client.get(url).header("Authorization", &auth).send().await?;
     let status = resp.status();
@@ -241,11 +275,23 @@ pub(super) fn step(text: &str) {
     println!("\n-- {text}");
 }
 
-/// Runs one CLI command in-process against `store`, echoing it as an admin would type it.
-pub(super) async fn cli(label: &str, store: &str, args: &[&str]) -> anyhow::Result<()> {
+/// The admin layer over `store`, after echoing the command an admin would type for the change the
+/// demo then makes through it.
+async fn admin(label: &str, store: &str, args: &[&str]) -> anyhow::Result<Admin> {
+    echo(label, args);
+    Ok(Admin::new(&store::open_stores(store).await?))
+}
+
+/// Prints `$ s2sd --store LABEL args…`, quoting arguments with spaces.
+fn echo(label: &str, args: &[&str]) {
     let shown: Vec<String> =
         args.iter().map(|a| if a.contains(' ') { format!("'{a}'") } else { (*a).to_owned() }).collect();
     println!("$ s2sd --store {label} {}", shown.join(" "));
+}
+
+/// Runs one CLI command in-process against `store`, echoing it as an admin would type it.
+pub(super) async fn cli(label: &str, store: &str, args: &[&str]) -> anyhow::Result<()> {
+    echo(label, args);
     let mut argv = vec!["s2sd", "--store", store];
     argv.extend_from_slice(args);
     let parsed = Cli::try_parse_from(argv)?;
