@@ -17,6 +17,8 @@
 //! compare case-insensitively in ASCII only: lookups bind the ASCII-lower-cased value against the
 //! `*_key` columns.
 
+use super::mailbox::ItemOrder;
+
 /// The [`MailboxStore`] impl of one backend, in a module of its own.
 macro_rules! mailbox_store {
     (
@@ -160,20 +162,12 @@ macro_rules! mailbox_store {
                     offset: u64,
                     limit: u64,
                 ) -> Result<ItemPage, StoreError> {
-                    let direction = match order {
-                        ItemOrder::ReceivedDescending => "DESC",
-                        ItemOrder::ReceivedAscending => "ASC",
-                    };
                     let mut tx = begin_snapshot(self).await?;
                     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mailbox_items WHERE folder_id = $1")
                         .bind(folder_id)
                         .fetch_one(&mut *tx)
                         .await?;
-                    let rows = sqlx::query(dynamic!(
-                        "SELECT {ITEM_SELECT} FROM mailbox_items i WHERE i.folder_id = $1 \
-                         ORDER BY COALESCE(i.received_at, i.created_at) {direction}, i.created_at {direction}, \
-                         i.id {direction} LIMIT $2 OFFSET $3"
-                    ))
+                    let rows = sqlx::query(super::items_page_sql(order))
                     .bind(folder_id)
                     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
                     .bind(i64::try_from(offset).unwrap_or(i64::MAX))
@@ -480,6 +474,20 @@ macro_rules! mailbox_store {
             }
         }
     };
+}
+
+/// A page of a folder's items (`$1` the folder, `$2` the limit, `$3` the offset), ordered like the
+/// `mailbox_items_by_folder` index, so that both backends read it in index order (no sort).
+pub(super) fn items_page_sql(order: ItemOrder) -> sqlx::AssertSqlSafe<String> {
+    let direction = match order {
+        ItemOrder::ReceivedDescending => "DESC",
+        ItemOrder::ReceivedAscending => "ASC",
+    };
+    dynamic!(
+        "SELECT {ITEM_SELECT} FROM mailbox_items i WHERE i.folder_id = $1 \
+         ORDER BY COALESCE(i.received_at, i.created_at) {direction}, i.created_at {direction}, i.id {direction} \
+         LIMIT $2 OFFSET $3"
+    )
 }
 
 const USER_COLUMNS: &str = "id, smtp, sip, upn, sid, display_name, created_at";

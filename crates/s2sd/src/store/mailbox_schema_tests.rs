@@ -5,7 +5,7 @@
 //! with its data intact; stored values the typed records do not know are refused as
 //! [`StoreError::CorruptValue`] naming the row; the schema itself still refuses unknown roles.
 
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{PgPool, Row as _, SqlitePool};
 use tempfile::TempDir;
 
 use super::mailbox::{ItemClass, ItemOrder, MailboxStore, Role, UserLookup};
@@ -266,4 +266,33 @@ async fn an_unknown_role_name_is_refused_by_the_schema() {
         assert!(err.is_err());
     }
     drop(schema);
+}
+
+/// A page of a folder is read in the order of the paging index, without a sort, and an item by its
+/// primary key, in a store migrated from the old schema (SQLite's plans; PostgreSQL's depend on
+/// its statistics: see `migrations/postgres/0002_mailbox.sql` for its paging index).
+#[tokio::test]
+async fn a_folder_page_and_an_item_are_index_lookups_on_sqlite() {
+    // A store made by the old schema, migrated by this code, read by a connection of its own.
+    let (raw, url, _dir) = old_sqlite().await;
+    write_old_rows(&raw).await;
+    drop(raw);
+    drop(open_mailbox(&url).await.unwrap());
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(url.trim_start_matches("sqlite:"));
+    let pool = SqlitePool::connect_with(options).await.unwrap();
+    for order in [ItemOrder::ReceivedDescending, ItemOrder::ReceivedAscending] {
+        let sql = format!("EXPLAIN QUERY PLAN {}", super::mailbox_queries::items_page_sql(order).0);
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind("f").bind(50i64).bind(500i64).fetch_all(&pool).await.unwrap();
+        let plan: Vec<String> = rows.iter().map(|row| row.get("detail")).collect();
+        assert!(plan.iter().any(|step| step.contains("USING INDEX mailbox_items_by_folder")), "{plan:?}");
+        assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+    }
+    let rows = sqlx::query("EXPLAIN QUERY PLAN SELECT id FROM mailbox_items i WHERE i.id = $1")
+        .bind("m1")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let plan: Vec<String> = rows.iter().map(|row| row.get("detail")).collect();
+    assert!(plan.iter().all(|step| step.starts_with("SEARCH")), "{plan:?}");
 }
