@@ -60,7 +60,7 @@ pub enum ItemKind {
 
 /// An item's class: `IPM.Note`, `IPM.Contact` or another `IPM.` class (a subclass such as
 /// `IPM.Note.Microsoft.Conversation`), kept as written. Stored (and serialised) as its text; a
-/// stored text that is not an `IPM.` class of at most 255 characters is a corrupt value.
+/// stored text that is not an `IPM.` class of at most 255 bytes is a corrupt value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum ItemClass {
@@ -295,7 +295,7 @@ impl ItemClass {
     pub const MAX_LEN: usize = 255;
 
     /// The class named by `text` (exactly as written): `None` unless it starts with `IPM.` and
-    /// has at most [`ItemClass::MAX_LEN`] characters.
+    /// has at most [`ItemClass::MAX_LEN`] bytes.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "IPM.Note" => Some(Self::Note),

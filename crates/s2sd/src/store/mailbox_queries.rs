@@ -29,6 +29,8 @@ macro_rules! mailbox_store {
         json_param: $json_param:literal $(,)?
     ) => {
         mod $module {
+            //! [`MailboxStore`] on one backend: the queries of the parent module, expanded for it.
+
             use sqlx::Transaction;
 
             use super::super::mailbox::{
