@@ -10,7 +10,7 @@ use clap::Subcommand;
 use super::{Printer, now, rfc3339};
 use crate::mailbox;
 use crate::store::StoreError;
-use crate::store::mailbox::{FolderRecord, ItemKind, ItemRecord, MailboxStore, UserRecord};
+use crate::store::mailbox::{FolderRecord, ItemKind, ItemRecord, MailboxStore, Role, UserRecord};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -246,7 +246,7 @@ fn clip(s: &str, width: usize) -> String {
     }
 }
 
-fn describe(u: &UserRecord, folders: &[FolderRecord], counts: &[u64], roles: &[String]) -> String {
+fn describe(u: &UserRecord, folders: &[FolderRecord], counts: &[u64], roles: &[Role]) -> String {
     let mut text = format!(
         "PrimarySmtpAddress:  {}\nSipAddress:          {}\nUserPrincipalName:   {}\nDisplayName:         {}\nSid:                 {}\nCreated:             {}",
         u.smtp,
@@ -257,6 +257,7 @@ fn describe(u: &UserRecord, folders: &[FolderRecord], counts: &[u64], roles: &[S
         rfc3339(u.created_at)
     );
     if !roles.is_empty() {
+        let roles: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
         text.push_str(&format!("\nRoles:               {}", roles.join(", ")));
     }
     for (i, f) in folders.iter().enumerate() {
@@ -270,7 +271,7 @@ fn describe(u: &UserRecord, folders: &[FolderRecord], counts: &[u64], roles: &[S
     text
 }
 
-fn user_json(u: &UserRecord, folders: Option<&[FolderRecord]>, counts: &[u64], roles: &[String]) -> serde_json::Value {
+fn user_json(u: &UserRecord, folders: Option<&[FolderRecord]>, counts: &[u64], roles: &[Role]) -> serde_json::Value {
     let mut v = serde_json::json!({
         "id": u.id,
         "smtp": u.smtp,
@@ -298,7 +299,7 @@ fn user_json(u: &UserRecord, folders: Option<&[FolderRecord]>, counts: &[u64], r
             o.insert("folders".into(), list.into());
         }
         if !roles.is_empty() {
-            o.insert("roles".into(), roles.to_vec().into());
+            o.insert("roles".into(), roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().into());
         }
     }
     v

@@ -46,7 +46,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn MailboxStore>, out: &Printer) -> anyh
     match cmd {
         Cmd::New { role, user } => {
             let u = find(store, &user).await?;
-            let record = RoleAssignmentRecord { role: role.to_string(), user_id: u.id.clone(), created_at: now() };
+            let record = RoleAssignmentRecord { role, user_id: u.id.clone(), created_at: now() };
             match store.insert_role_assignment(&record).await {
                 Ok(()) => {}
                 Err(StoreError::Duplicate { .. }) => bail!("{} has the {role} role already", u.smtp),
@@ -63,7 +63,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn MailboxStore>, out: &Printer) -> anyh
                 None => None,
             };
             let users = store.users().await?;
-            let rows: Vec<(String, String, i64)> = store
+            let rows: Vec<(Role, String, i64)> = store
                 .role_assignments()
                 .await?
                 .into_iter()
@@ -88,7 +88,7 @@ pub async fn run(cmd: Cmd, store: &Arc<dyn MailboxStore>, out: &Printer) -> anyh
         }
         Cmd::Remove { role, user } => {
             let u = find(store, &user).await?;
-            if !store.remove_role_assignment(role.as_str(), &u.id).await? {
+            if !store.remove_role_assignment(role, &u.id).await? {
                 bail!("{} does not have the {role} role (see s2sd role-assignment list)", u.smtp);
             }
             out.emit(

@@ -14,7 +14,6 @@ pub mod ews;
 #[cfg(test)]
 mod tests;
 
-use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -78,14 +77,9 @@ const fn spec(
     FolderSpec { distinguished, parent, display_name, folder_class }
 }
 
-/// A management role that gives a linked account rights over mailboxes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub enum Role {
-    /// Act on any mailbox (through impersonation or by naming it).
-    UserApplication,
-    /// Write items into the archive folders of any mailbox.
-    ArchiveApplication,
-}
+/// A management role that gives a linked account rights over mailboxes (a typed column of the
+/// store); admins type it in any case (see its `FromStr`).
+pub use crate::store::mailbox::Role;
 
 /// What went wrong in the mailbox domain.
 #[derive(Debug, thiserror::Error)]
@@ -171,22 +165,6 @@ pub struct Session {
     pub mailbox: UserRecord,
     /// What the principal may do there.
     pub grant: Grant,
-}
-
-impl Role {
-    /// The name as admins type it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UserApplication => "UserApplication",
-            Self::ArchiveApplication => "ArchiveApplication",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 impl FromStr for Role {
@@ -356,7 +334,7 @@ pub async fn principal_of(store: &Arc<dyn MailboxStore>, caller: &Validated) -> 
                     .into());
                 }
             };
-            let roles = store.roles_of(&linked_user.id).await?.iter().filter_map(|r| r.parse().ok()).collect();
+            let roles = store.roles_of(&linked_user.id).await?;
             Ok(Principal::Application { partner: caller.partner.clone(), linked: linked_user, roles })
         }
     }

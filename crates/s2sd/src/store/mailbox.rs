@@ -8,6 +8,8 @@
 //! passes times and ids in, and `crate::mailbox` makes the decisions. A [`MailboxDump`] carries
 //! all of it from one store to another, whatever their backends.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
@@ -56,6 +58,39 @@ pub enum ItemKind {
     Contact,
 }
 
+/// An item's class: `IPM.Note`, `IPM.Contact` or another `IPM.` class (a subclass such as
+/// `IPM.Note.Microsoft.Conversation`), kept as written. Stored (and serialised) as its text; a
+/// stored text that is not an `IPM.` class of at most 255 bytes is a corrupt value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum ItemClass {
+    /// `IPM.Note`: a message.
+    Note,
+    /// `IPM.Contact`: a contact.
+    Contact,
+    /// Any other `IPM.` class; [`ItemClass::parse`] never puts `IPM.Note` or `IPM.Contact` here.
+    Other(String),
+}
+
+/// The format of an item's body. Stored (and serialised) as `Text` or `HTML`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BodyType {
+    #[default]
+    Text,
+    #[serde(rename = "HTML")]
+    Html,
+}
+
+/// A management role that gives a linked account rights over mailboxes. Stored (and serialised)
+/// as `UserApplication` or `ArchiveApplication`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Role {
+    /// Act on any mailbox (through impersonation or by naming it).
+    UserApplication,
+    /// Write items into the archive folders of any mailbox.
+    ArchiveApplication,
+}
+
 /// A named e-mail address (sender, recipient).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Address {
@@ -82,12 +117,10 @@ pub struct ItemRecord {
     pub user_id: String,
     pub folder_id: String,
     pub kind: ItemKind,
-    /// `IPM.Note`, `IPM.Contact`, …
-    pub item_class: String,
+    pub item_class: ItemClass,
     pub subject: Option<String>,
     pub body: Option<String>,
-    /// `Text` or `HTML`.
-    pub body_type: String,
+    pub body_type: BodyType,
     pub sender: Option<Address>,
     pub to: Vec<Address>,
     pub cc: Vec<Address>,
@@ -110,10 +143,9 @@ pub struct ItemRecord {
 }
 
 /// A role assignment: `role` granted to the mailbox user `user_id`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoleAssignmentRecord {
-    /// `UserApplication` or `ArchiveApplication`.
-    pub role: String,
+    pub role: Role,
     pub user_id: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -238,13 +270,13 @@ pub trait MailboxStore: Send + Sync + 'static {
     async fn role_assignments(&self) -> Result<Vec<RoleAssignmentRecord>, StoreError>;
 
     /// The roles assigned to one user, sorted.
-    async fn roles_of(&self, user_id: &str) -> Result<Vec<String>, StoreError>;
+    async fn roles_of(&self, user_id: &str) -> Result<Vec<Role>, StoreError>;
 
     /// [`StoreError::Duplicate`] when the user has the role already.
     async fn insert_role_assignment(&self, record: &RoleAssignmentRecord) -> Result<(), StoreError>;
 
     /// false when the user did not have the role.
-    async fn remove_role_assignment(&self, role: &str, user_id: &str) -> Result<bool, StoreError>;
+    async fn remove_role_assignment(&self, role: Role, user_id: &str) -> Result<bool, StoreError>;
 
     /// All mailbox data, read in one transaction (one consistent state), ordered as
     /// [`MailboxDump`] says.
@@ -256,6 +288,112 @@ pub trait MailboxStore: Send + Sync + 'static {
     /// written when any record fails ([`StoreError::Duplicate`], a folder or user that does not
     /// exist, …).
     async fn import_mailbox(&self, dump: &MailboxDump, replace: bool) -> Result<(), StoreError>;
+}
+
+impl ItemClass {
+    /// The longest class we keep.
+    pub const MAX_LEN: usize = 255;
+
+    /// The class named by `text` (exactly as written): `None` unless it starts with `IPM.` and
+    /// has at most [`ItemClass::MAX_LEN`] bytes.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "IPM.Note" => Some(Self::Note),
+            "IPM.Contact" => Some(Self::Contact),
+            _ if text.starts_with("IPM.") && text.len() <= Self::MAX_LEN => Some(Self::Other(text.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// The default class of an item of this kind.
+    pub fn of(kind: ItemKind) -> Self {
+        match kind {
+            ItemKind::Message => Self::Note,
+            ItemKind::Contact => Self::Contact,
+        }
+    }
+
+    /// The text: stored, serialised and shown in EWS.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Note => "IPM.Note",
+            Self::Contact => "IPM.Contact",
+            Self::Other(text) => text,
+        }
+    }
+}
+
+impl fmt::Display for ItemClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl TryFrom<String> for ItemClass {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        Self::parse(&text).ok_or_else(|| format!("`{text}` is not an item class (IPM.…)"))
+    }
+}
+
+impl From<ItemClass> for String {
+    fn from(class: ItemClass) -> Self {
+        match class {
+            ItemClass::Other(text) => text,
+            known => known.as_str().to_owned(),
+        }
+    }
+}
+
+impl BodyType {
+    /// The stored (and EWS) spelling: `Text` or `HTML`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "Text",
+            Self::Html => "HTML",
+        }
+    }
+
+    /// The body type stored as `text` (exactly `Text` or `HTML`).
+    pub fn from_stored(text: &str) -> Option<Self> {
+        match text {
+            "Text" => Some(Self::Text),
+            "HTML" => Some(Self::Html),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for BodyType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl Role {
+    /// The name as admins type it, and as it is stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserApplication => "UserApplication",
+            Self::ArchiveApplication => "ArchiveApplication",
+        }
+    }
+
+    /// The role stored as `text` (exactly as [`Role::as_str`] spells it).
+    pub fn from_stored(text: &str) -> Option<Self> {
+        match text {
+            "UserApplication" => Some(Self::UserApplication),
+            "ArchiveApplication" => Some(Self::ArchiveApplication),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 /// `folders` reordered so that every folder comes after its parent (roots first, then their

@@ -39,9 +39,9 @@ macro_rules! dynamic {
 pub mod authority;
 mod crypto;
 pub mod mailbox;
+mod mailbox_queries;
 mod mailbox_rows;
 mod postgres;
-mod postgres_mailbox;
 mod sqlite;
 pub mod transaction;
 
@@ -49,7 +49,6 @@ pub use s2s::partner::PartnerKind;
 mod postgres_authority;
 mod postgres_transaction;
 mod sqlite_authority;
-mod sqlite_mailbox;
 mod sqlite_transaction;
 
 pub use self::transaction::ConfigTransaction;
@@ -734,6 +733,8 @@ fn redact_password(url: &str) -> String {
 
 #[cfg(test)]
 mod authority_tests;
+#[cfg(test)]
+mod mailbox_schema_tests;
 #[cfg(test)]
 mod mailbox_tests;
 #[cfg(test)]

@@ -97,7 +97,7 @@ async fn add_user(store: &Arc<dyn MailboxStore>, smtp: &str, sid: Option<&str>, 
     let (user, folders) = super::new_user(smtp, None, None, sid, None, 1_700_000_000).unwrap();
     store.insert_user(&user, &folders).await.unwrap();
     for role in roles {
-        let r = RoleAssignmentRecord { role: role.to_string(), user_id: user.id.clone(), created_at: 1 };
+        let r = RoleAssignmentRecord { role: *role, user_id: user.id.clone(), created_at: 1 };
         store.insert_role_assignment(&r).await.unwrap();
     }
     user

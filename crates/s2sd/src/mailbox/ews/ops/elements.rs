@@ -49,13 +49,13 @@ pub fn render_item(x: &mut Xml, item: &ItemRecord, parent: &FolderRecord, shape:
         return;
     }
     x.empty("t:ParentFolderId", &[("Id", &parent.id), ("ChangeKey", &parent.change_key)]);
-    x.leaf("t:ItemClass", &item.item_class);
+    x.leaf("t:ItemClass", item.item_class.as_str());
     if let Some(s) = &item.subject {
         x.leaf("t:Subject", s);
     }
     x.leaf("t:Sensitivity", "Normal");
     if with_body && let Some(b) = &item.body {
-        x.leaf_with("t:Body", &[("BodyType", &item.body_type)], b);
+        x.leaf_with("t:Body", &[("BodyType", item.body_type.as_str())], b);
     }
     if let Some(t) = item.received_at {
         x.leaf("t:DateTimeReceived", &rfc3339(t));

@@ -8,7 +8,7 @@ use crate::mailbox::ews::request::{
     ContactFields, FieldUri, FieldValue, ItemFields, MailboxAddress, MessageFields, PropertyPath,
 };
 use crate::mailbox::{self};
-use crate::store::mailbox::{Address, Entry, FolderRecord, ItemKind, ItemRecord, UserRecord};
+use crate::store::mailbox::{Address, BodyType, Entry, FolderRecord, ItemClass, ItemKind, ItemRecord, UserRecord};
 
 /// Where a new item goes, and when.
 pub struct Placement<'a> {
@@ -82,13 +82,10 @@ fn blank(kind: ItemKind, at: &Placement<'_>) -> ItemRecord {
         user_id: at.owner.id.clone(),
         folder_id: at.folder.id.clone(),
         kind,
-        item_class: match kind {
-            ItemKind::Message => "IPM.Note".into(),
-            ItemKind::Contact => "IPM.Contact".into(),
-        },
+        item_class: ItemClass::of(kind),
         subject: None,
         body: None,
-        body_type: "Text".into(),
+        body_type: BodyType::Text,
         sender: None,
         to: Vec::new(),
         cc: Vec::new(),
@@ -116,13 +113,13 @@ fn apply_common(item: &mut ItemRecord, f: &ItemFields) -> Result<(), EwsError> {
             ItemKind::Contact => ("IPM.Contact", "Contact"),
             ItemKind::Message => ("IPM.", "Message"),
         };
-        if !class.starts_with(expected) || class.len() > 255 {
+        let Some(parsed) = ItemClass::parse(class).filter(|_| class.starts_with(expected)) else {
             return Err(EwsError::new(
                 ResponseCode::ObjectTypeChanged,
                 format!("ItemClass {class} does not fit a {kind} item."),
             ));
-        }
-        item.item_class = class.to_owned();
+        };
+        item.item_class = parsed;
     }
     if let Some(s) = &f.subject {
         item.subject = Some(s.clone());
@@ -256,7 +253,7 @@ pub fn delete_field(item: &mut ItemRecord, path: &PropertyPath) {
 }
 
 fn set_body(item: &mut ItemRecord, kind: &str, text: &str) {
-    item.body_type = if kind.eq_ignore_ascii_case("HTML") { "HTML".into() } else { "Text".into() };
+    item.body_type = if kind.eq_ignore_ascii_case("HTML") { BodyType::Html } else { BodyType::Text };
     item.body = Some(text.to_owned());
 }
 

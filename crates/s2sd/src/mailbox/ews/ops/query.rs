@@ -21,7 +21,7 @@ fn field_value(item: &ItemRecord, field: FieldUri) -> Option<Value> {
     match field {
         FieldUri::Subject => text(&item.subject),
         FieldUri::Body => text(&item.body),
-        FieldUri::ItemClass => Some(Value::Text(item.item_class.clone())),
+        FieldUri::ItemClass => Some(Value::Text(item.item_class.as_str().to_owned())),
         FieldUri::DateTimeReceived => item.received_at.map(Value::Time),
         FieldUri::DateTimeCreated => Some(Value::Time(item.created_at)),
         FieldUri::DateTimeSent => item.sent_at.map(Value::Time),
