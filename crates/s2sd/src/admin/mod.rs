@@ -15,6 +15,7 @@
 mod oauth_config;
 mod partner;
 mod service_principal;
+mod tenant;
 
 use std::fmt;
 use std::sync::Arc;
@@ -30,6 +31,7 @@ pub use self::partner::{
 pub use self::service_principal::{
     AddCredential, NewServicePrincipal, RemoveCredential, RemoveServicePrincipal, SetServicePrincipal, SpnEdit,
 };
+pub use self::tenant::NewTenant;
 
 /// What went wrong with an admin command. Messages say what was wrong and how to fix it.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +46,9 @@ pub enum AdminError {
     /// A partner (or auth server) of that name exists already.
     #[error("{noun} {name} exists already (change it with s2sd {command} set {name} …)")]
     PartnerExists { noun: &'static str, command: &'static str, name: String },
+    /// A tenant with that realm exists already.
+    #[error("tenant {realm} exists already (see s2sd tenant list)")]
+    TenantExists { realm: String },
     /// No tenant with that realm.
     #[error("no tenant {realm} (see s2sd tenant list)")]
     TenantNotFound { realm: String },

@@ -146,7 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::RoleAssignment(cmd) => {
             role_assignment::run(cmd, &open_mailbox(cli.store.as_deref()).await?, &out).await
         }
-        Command::Tenant(cmd) => tenant::run(cmd, &open_authority(cli.store.as_deref()).await?, &out).await,
+        Command::Tenant(cmd) => tenant::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await,
         Command::ServicePrincipal(cmd) => {
             service_principal::run(cmd, &open_admin(cli.store.as_deref()).await?, &out).await
         }
@@ -179,11 +179,6 @@ async fn open(given: Option<&str>) -> anyhow::Result<Arc<dyn Store>> {
 async fn open_admin(given: Option<&str>) -> anyhow::Result<Admin> {
     let url = store_url(given)?;
     Ok(Admin::new(&store::open_stores(&url).await?))
-}
-
-async fn open_authority(given: Option<&str>) -> anyhow::Result<Arc<dyn store::authority::AuthorityStore>> {
-    let url = store_url(given)?;
-    Ok(store::open_authority(&url).await?)
 }
 
 async fn open_mailbox(given: Option<&str>) -> anyhow::Result<Arc<dyn store::mailbox::MailboxStore>> {

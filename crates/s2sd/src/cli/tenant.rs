@@ -5,11 +5,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use clap::Subcommand;
 
 use super::{Printer, now, rfc3339};
-use crate::store::StoreError;
+use crate::admin::{Admin, NewTenant};
 use crate::store::authority::{AuthorityStore, TenantRecord};
 
 #[derive(Debug, Subcommand)]
@@ -27,21 +27,12 @@ pub enum Cmd {
     List,
 }
 
-pub async fn run(cmd: Cmd, store: &Arc<dyn AuthorityStore>, out: &Printer) -> anyhow::Result<ExitCode> {
+pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitCode> {
+    let store = admin.authority();
     match cmd {
         Cmd::New { realm, name } => {
-            let realm = match realm {
-                Some(r) => s2s::principal::parse_guid(r.trim()).context(
-                    "a tenant realm is a GUID (clients such as node-sp-auth read exactly 36 characters of it)",
-                )?,
-                None => crate::authority::new_guid().map_err(|_| anyhow::anyhow!("no randomness for a new realm"))?,
-            };
-            let name = name.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).unwrap_or_else(|| realm.clone());
-            let record = TenantRecord { realm: realm.clone(), name, created_at: now() };
-            match store.insert_tenant(&record).await {
-                Err(StoreError::Duplicate { .. }) => bail!("tenant {realm} exists already (see s2sd tenant list)"),
-                other => other?,
-            }
+            let (_, record) = admin.new_tenant(NewTenant { realm, name }, now()).await?;
+            let realm = &record.realm;
             out.emit(
                 format!(
                     "Tenant {realm} ({}) created.\nMetadata:       https://<host>/{realm}/metadata/json/1\nToken endpoint: https://<host>/{realm}/tokens/OAuth/2\nNext: s2sd service-principal new --tenant {realm} --app-id <GUID> --display-name <name>",
