@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use sqlx::{Connection as _, Executor as _};
 use tempfile::TempDir;
 
+use super::open::{PgUrl, StoreUrl};
 use super::{
-    AutoRenew, CertificateRecord, CertificateRole, OAuthConfig, OpenOptions, PartnerKind, PartnerRecord, PgUrl,
-    Snapshot, Store, StoreError, StoreKey, StoreUrl, key_file_beside, open, open_with,
+    AutoRenew, CertificateRecord, CertificateRole, MetadataStatus, OAuthConfig, OpenOptions, PartnerKind,
+    PartnerRecord, Snapshot, Store, StoreError, StoreKey, TrustLevel, key_file_beside, open, open_with,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -216,7 +217,7 @@ fn partner(name: &str) -> PartnerRecord {
         application_id: String::from("00000004-0000-0ff1-ce00-000000000000"),
         realm: String::from("*"),
         metadata_url: Some(format!("https://{}.litwareinc.com/metadata/json/1", name.to_ascii_lowercase())),
-        trust_level: String::from("Full"),
+        trust_level: TrustLevel::Full,
         enabled: true,
         allow_http_metadata: false,
         tls_ca_pem: None,
@@ -449,12 +450,12 @@ async fn partner_fields_round_trip(store: Arc<dyn Store>) {
     let full = PartnerRecord {
         realm: String::from("litwareinc.com"),
         metadata_url: Some(String::from("http://lync.litwareinc.com/metadata/json/1")),
-        trust_level: String::from("Application"),
+        trust_level: TrustLevel::Application,
         enabled: false,
         allow_http_metadata: true,
         tls_ca_pem: Some(String::from("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")),
         metadata_fetched_at: Some(1_700_000_100),
-        metadata_status: Some(String::from("ok")),
+        metadata_status: Some(MetadataStatus::Ok),
         updated_at: 1_700_000_200,
         ..partner("Lync")
     };
@@ -492,13 +493,13 @@ async fn update_partner_replaces_it_wholly(store: Arc<dyn Store>) {
         application_id: String::from("00000002-0000-0ff1-ce00-000000000000"),
         realm: String::from("litwareinc.com"),
         metadata_url: None,
-        trust_level: String::from("Application"),
+        trust_level: TrustLevel::Application,
         enabled: false,
         allow_http_metadata: true,
         tls_ca_pem: Some(String::from("pem")),
         certificates: vec![b"one".to_vec(), b"two".to_vec(), b"three".to_vec()],
         metadata_fetched_at: Some(5),
-        metadata_status: Some(String::from("HTTP 404")),
+        metadata_status: Some(MetadataStatus::Failed(String::from("HTTP 404"))),
         metadata_refresh_interval: Some(900),
         linked_account: Some(String::from("exchange-applicationaccount@litwareinc.com")),
         accept_security_identifier_information: true,
@@ -550,11 +551,16 @@ async fn record_metadata_fetch_updates_status_and_certificates(store: Arc<dyn St
 
     // A failed fetch: time and status only. Fetch results are not configuration: no version bump.
     let v = store.version().await.unwrap();
-    assert!(store.record_metadata_fetch("exchange", 1_800_000_000, "HTTP 503", None).await.unwrap());
+    assert!(
+        store
+            .record_metadata_fetch("exchange", 1_800_000_000, &MetadataStatus::Failed(String::from("HTTP 503")), None)
+            .await
+            .unwrap()
+    );
     assert_eq!(store.version().await.unwrap(), v);
     let failed = PartnerRecord {
         metadata_fetched_at: Some(1_800_000_000),
-        metadata_status: Some(String::from("HTTP 503")),
+        metadata_status: Some(MetadataStatus::Failed(String::from("HTTP 503"))),
         ..original.clone()
     };
     assert_eq!(store.partner("Exchange").await.unwrap(), Some(failed.clone()));
@@ -562,25 +568,27 @@ async fn record_metadata_fetch_updates_status_and_certificates(store: Arc<dyn St
     // A good fetch: new certificates, in order; updated_at is left alone.
     let fetched = vec![b"new 1".to_vec(), b"new 2".to_vec(), b"new 3".to_vec()];
     let v = store.version().await.unwrap();
-    assert!(store.record_metadata_fetch("Exchange", 1_800_000_060, "ok", Some(&fetched)).await.unwrap());
+    assert!(store.record_metadata_fetch("Exchange", 1_800_000_060, &MetadataStatus::Ok, Some(&fetched)).await.unwrap());
     assert_eq!(store.version().await.unwrap(), v);
     let ok = PartnerRecord {
         certificates: fetched,
         metadata_fetched_at: Some(1_800_000_060),
-        metadata_status: Some(String::from("ok")),
+        metadata_status: Some(MetadataStatus::Ok),
         ..failed
     };
     assert_eq!(store.partner("Exchange").await.unwrap(), Some(ok.clone()));
 
     // An empty list is a list: it empties the ring.
-    assert!(store.record_metadata_fetch("Exchange", 1_800_000_120, "ok", Some(&[])).await.unwrap());
+    assert!(store.record_metadata_fetch("Exchange", 1_800_000_120, &MetadataStatus::Ok, Some(&[])).await.unwrap());
     let emptied = PartnerRecord { certificates: Vec::new(), metadata_fetched_at: Some(1_800_000_120), ..ok };
     assert_eq!(store.partner("Exchange").await.unwrap(), Some(emptied));
 
     // The other partner is untouched; an absent one is reported and nothing changes.
     assert_eq!(store.partner("SharePoint").await.unwrap(), Some(partner("SharePoint")));
     let v = store.version().await.unwrap();
-    assert!(!store.record_metadata_fetch("Lync", 1_800_000_180, "ok", Some(&[b"x".to_vec()])).await.unwrap());
+    assert!(
+        !store.record_metadata_fetch("Lync", 1_800_000_180, &MetadataStatus::Ok, Some(&[b"x".to_vec()])).await.unwrap()
+    );
     assert_eq!(store.version().await.unwrap(), v);
 }
 
@@ -608,7 +616,7 @@ async fn every_write_bumps_the_version(store: Arc<dyn Store>) {
     bumped(store.version().await.unwrap(), "update_partner (unchanged record)");
     // A node's metadata fetch is not configuration: recorded without a bump.
     let before_fetch = store.version().await.unwrap();
-    assert!(store.record_metadata_fetch("Exchange", 3, "ok", None).await.unwrap());
+    assert!(store.record_metadata_fetch("Exchange", 3, &MetadataStatus::Ok, None).await.unwrap());
     assert_eq!(store.version().await.unwrap(), before_fetch, "record_metadata_fetch bumped the version");
     assert!(store.remove_partner("Exchange").await.unwrap());
     bumped(store.version().await.unwrap(), "remove_partner");
@@ -630,7 +638,9 @@ async fn concurrent_writers_all_succeed(store: Arc<dyn Store>) {
             let store = Arc::clone(&store);
             tokio::spawn(async move {
                 store.insert_partner(&partner(&format!("partner-{i:02}"))).await?;
-                store.record_metadata_fetch(&format!("PARTNER-{i:02}"), i, "ok", Some(&[vec![1, 2, 3]])).await
+                store
+                    .record_metadata_fetch(&format!("PARTNER-{i:02}"), i, &MetadataStatus::Ok, Some(&[vec![1, 2, 3]]))
+                    .await
             })
         })
         .collect();
@@ -919,7 +929,7 @@ async fn fill(store: &dyn Store) {
         ..partner("Lync")
     };
     store.insert_partner(&lync).await.unwrap();
-    store.record_metadata_fetch("Exchange", 1_800_000_000, "ok", None).await.unwrap();
+    store.record_metadata_fetch("Exchange", 1_800_000_000, &MetadataStatus::Ok, None).await.unwrap();
 }
 
 fn assert_same_contents(actual: &Snapshot, expected: &Snapshot) {
