@@ -40,6 +40,9 @@ mod authority;
 #[path = "sql/config.rs"]
 mod config;
 #[allow(clippy::duplicate_mod)]
+#[path = "sql/partners.rs"]
+mod partners;
+#[allow(clippy::duplicate_mod)]
 #[path = "sql/write.rs"]
 mod write;
 

@@ -3,31 +3,35 @@
 //!
 //! # One source, two backends
 //!
-//! This file (like `authority.rs` and `write.rs` beside it) is compiled twice: `sqlite.rs` and
-//! `postgres.rs` each declare it as a child module (`#[path = "sql/config.rs"]`) after defining
-//! `Db` (the sqlx driver: `sqlx::Sqlite` or `sqlx::Postgres`) and `Backend` (the store type, with
-//! the fields `pool`, `url` and `key`). So every query text and every bind exists once, and both
-//! instances are ordinary, fully type-checked Rust against a concrete driver. The alternatives
-//! were worse: functions generic over `sqlx::Database` need an executor and an encode/decode
-//! bound per type per function (the bounds outgrow the queries), and a `macro_rules!` body is
-//! neither formatted nor reported at its own lines. What truly differs between the backends is in
-//! [`Dialect`] (`dialect.rs`); what only one backend has stays in its own file.
+//! This file, like `partners.rs`, `authority.rs` and `write.rs` beside it, is compiled twice:
+//! `sqlite.rs` and `postgres.rs` each declare it as a child module (`#[path = "sql/config.rs"]`)
+//! after defining `Db` (the sqlx driver: `sqlx::Sqlite` or `sqlx::Postgres`) and `Backend` (the
+//! store type, with the fields `pool`, `url` and `key`, and an inherent `changed_within`). So every
+//! query text and every bind exists once, and both instances are ordinary, fully type-checked Rust
+//! against a concrete driver (the `clippy::duplicate_mod` allowances there say it is on purpose).
+//! The alternatives were worse: functions generic over `sqlx::Database` need an executor bound and
+//! an encode/decode bound per column type on every function (the bounds outgrow the queries), and
+//! a `macro_rules!` body is neither formatted by rustfmt nor reported by the compiler at its own
+//! lines. What truly differs between the backends is a [`Dialect`] constant (`dialect.rs`); what
+//! only one backend has (opening, the SQLite file, LISTEN/NOTIFY) stays in its own file.
 //!
-//! The schemas agree (`migrations/*/0005_*.sql`, `0004_*.sql`): names and thumbprints are looked
-//! up and ordered through generated ASCII-lower-case `*_key` columns (binding the
-//! ASCII-lower-cased value), lists are JSON text, a partner's certificates hang off its `id`. Child
-//! rows are read with a second query in the same transaction and grouped here: no arrays.
+//! The schemas agree (`migrations/sqlite/0005_shared_queries.sql`,
+//! `migrations/postgres/0004_json_lists.sql`): names, thumbprints, realms, app ids, SPNs and
+//! credential ids are looked up and ordered through generated ASCII-lower-case `*_key` columns
+//! (binding the ASCII-lower-cased value), lists are JSON text, a partner's certificates hang off
+//! its `id`. Child rows are read with a second query in the same transaction and grouped in Rust:
+//! no arrays, no `UNNEST`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{Pool, Transaction};
 
+use super::partners::{all_partners, insert_partner, partner_in, replace_partner_certificates};
 use super::{Backend, Db};
 use crate::store::crypto::{KeyCheck, KeySpec, StoreKey};
 use crate::store::dialect::Dialect;
-use crate::store::records::{self, MetadataStatus, unknown_value};
+use crate::store::records::{MetadataStatus, unknown_value};
 use crate::store::{
     AutoRenew, CertificateRecord, CertificateRole, ConfigTransaction, OAuthConfig, PartnerRecord, Snapshot, Store,
     StoreError, duplicate_or,
@@ -62,28 +66,6 @@ struct CertificateRow {
     created_at: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct PartnerRow {
-    id: i64,
-    name: String,
-    application_id: String,
-    realm: String,
-    metadata_url: Option<String>,
-    trust_level: String,
-    enabled: bool,
-    allow_http_metadata: bool,
-    tls_ca_pem: Option<String>,
-    metadata_fetched_at: Option<i64>,
-    metadata_status: Option<String>,
-    metadata_refresh_interval: Option<i64>,
-    linked_account: Option<String>,
-    accept_security_identifier_information: bool,
-    kind: String,
-    use_auth_server: bool,
-    created_at: i64,
-    updated_at: i64,
-}
-
 /// The `store_key` row.
 #[derive(sqlx::FromRow)]
 struct KeyCheckRow {
@@ -94,12 +76,6 @@ struct KeyCheckRow {
 /// Our OAuth configuration row.
 const OAUTH_CONFIG_SELECT: &str = "SELECT realm, service_name, hostnames, additional_realms, \
      exchange_autodiscover_url, auto_renew_before_days, auto_renew_lead_days FROM oauth_config WHERE id = 1";
-
-/// The columns of a partner row.
-const PARTNER_SELECT: &str = "SELECT id, name, application_id, realm, metadata_url, trust_level, enabled, \
-     allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
-     linked_account, accept_security_identifier_information, kind, use_auth_server, created_at, updated_at \
-     FROM partners";
 
 /// Starts a write transaction holding the writers' lock (see [`Dialect`]).
 pub(super) async fn begin_write(pool: &Pool<Db>) -> Result<Tx, StoreError> {
@@ -450,137 +426,6 @@ async fn insert_certificate(
     Ok(())
 }
 
-/// Every partner with its certificates, ordered by name, read in `tx`.
-pub(super) async fn all_partners(tx: &mut Tx) -> Result<Vec<PartnerRecord>, StoreError> {
-    let rows =
-        sqlx::query_as::<_, PartnerRow>(dynamic!("{PARTNER_SELECT} ORDER BY name_key")).fetch_all(&mut **tx).await?;
-    let certificates = sqlx::query_as::<_, (i64, Vec<u8>)>(
-        "SELECT partner_id, der FROM partner_certificates ORDER BY partner_id, position",
-    )
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut by_partner: HashMap<i64, Vec<Vec<u8>>> = HashMap::new();
-    for (partner_id, der) in certificates {
-        by_partner.entry(partner_id).or_default().push(der);
-    }
-    rows.into_iter()
-        .map(|row| {
-            let certificates = by_partner.remove(&row.id).unwrap_or_default();
-            partner_record(row, certificates)
-        })
-        .collect()
-}
-
-/// The partner named `name` (compared case-insensitively) with its certificates, read in `tx`.
-pub(super) async fn partner_in(tx: &mut Tx, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
-    let row = sqlx::query_as::<_, PartnerRow>(dynamic!("{PARTNER_SELECT} WHERE name_key = $1"))
-        .bind(name.to_ascii_lowercase())
-        .fetch_optional(&mut **tx)
-        .await?;
-    let Some(row) = row else { return Ok(None) };
-    let certificates = sqlx::query_scalar::<_, Vec<u8>>(
-        "SELECT der FROM partner_certificates WHERE partner_id = $1 ORDER BY position",
-    )
-    .bind(row.id)
-    .fetch_all(&mut **tx)
-    .await?;
-    partner_record(row, certificates).map(Some)
-}
-
-/// Inserts the partner with its certificates; a name clash is [`StoreError::Duplicate`].
-pub(super) async fn insert_partner(tx: &mut Tx, record: &PartnerRecord) -> Result<(), StoreError> {
-    let id = sqlx::query_scalar::<_, i64>(
-        "INSERT INTO partners (name, application_id, realm, metadata_url, trust_level, enabled, \
-             allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
-             linked_account, accept_security_identifier_information, kind, use_auth_server, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
-    )
-    .bind(&record.name)
-    .bind(&record.application_id)
-    .bind(&record.realm)
-    .bind(record.metadata_url.as_deref())
-    .bind(records::trust_level_text(record.trust_level))
-    .bind(record.enabled)
-    .bind(record.allow_http_metadata)
-    .bind(record.tls_ca_pem.as_deref())
-    .bind(record.metadata_fetched_at)
-    .bind(record.metadata_status.as_ref().map(MetadataStatus::as_str))
-    .bind(record.metadata_refresh_interval)
-    .bind(record.linked_account.as_deref())
-    .bind(record.accept_security_identifier_information)
-    .bind(records::kind_text(record.kind))
-    .bind(record.use_auth_server)
-    .bind(record.created_at)
-    .bind(record.updated_at)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(|error| duplicate_or(error, "partner application", &record.name))?;
-    replace_partner_certificates(tx, id, &record.certificates).await
-}
-
-/// Replaces the stored partner named `record.name` (case-insensitive) wholly, certificates
-/// included; the stored name takes the case of `record.name`. false when absent.
-pub(super) async fn update_partner(tx: &mut Tx, record: &PartnerRecord) -> Result<bool, StoreError> {
-    let id = sqlx::query_scalar::<_, i64>(
-        "UPDATE partners SET name = $1, application_id = $2, realm = $3, metadata_url = $4, trust_level = $5, \
-             enabled = $6, allow_http_metadata = $7, tls_ca_pem = $8, metadata_fetched_at = $9, \
-             metadata_status = $10, metadata_refresh_interval = $11, linked_account = $12, \
-             accept_security_identifier_information = $13, kind = $14, use_auth_server = $15, created_at = $16, \
-             updated_at = $17 \
-         WHERE name_key = $18 RETURNING id",
-    )
-    .bind(&record.name)
-    .bind(&record.application_id)
-    .bind(&record.realm)
-    .bind(record.metadata_url.as_deref())
-    .bind(records::trust_level_text(record.trust_level))
-    .bind(record.enabled)
-    .bind(record.allow_http_metadata)
-    .bind(record.tls_ca_pem.as_deref())
-    .bind(record.metadata_fetched_at)
-    .bind(record.metadata_status.as_ref().map(MetadataStatus::as_str))
-    .bind(record.metadata_refresh_interval)
-    .bind(record.linked_account.as_deref())
-    .bind(record.accept_security_identifier_information)
-    .bind(records::kind_text(record.kind))
-    .bind(record.use_auth_server)
-    .bind(record.created_at)
-    .bind(record.updated_at)
-    .bind(record.name.to_ascii_lowercase())
-    .fetch_optional(&mut **tx)
-    .await?;
-    let Some(id) = id else { return Ok(false) };
-    replace_partner_certificates(tx, id, &record.certificates).await?;
-    Ok(true)
-}
-
-/// Removes the partner and its certificates (ON DELETE CASCADE). false when absent.
-pub(super) async fn remove_partner(tx: &mut Tx, name: &str) -> Result<bool, StoreError> {
-    let removed = sqlx::query("DELETE FROM partners WHERE name_key = $1")
-        .bind(name.to_ascii_lowercase())
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-    Ok(removed > 0)
-}
-
-async fn replace_partner_certificates(
-    tx: &mut Tx,
-    partner_id: i64,
-    certificates: &[Vec<u8>],
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM partner_certificates WHERE partner_id = $1").bind(partner_id).execute(&mut **tx).await?;
-    for (position, der) in (0_i32..).zip(certificates) {
-        sqlx::query("INSERT INTO partner_certificates (partner_id, position, der) VALUES ($1, $2, $3)")
-            .bind(partner_id)
-            .bind(position)
-            .bind(der.as_slice())
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
 fn oauth_config_record(row: OAuthConfigRow) -> Result<OAuthConfig, StoreError> {
     let days = |value: i64, column: &'static str| {
         u32::try_from(value).map_err(|e| StoreError::CorruptValue {
@@ -621,41 +466,6 @@ fn certificate_record(row: CertificateRow, key: &StoreKey) -> Result<Certificate
         not_after: row.not_after,
         effective_at: row.effective_at,
         created_at: row.created_at,
-    })
-}
-
-/// A partner row with its certificates; an unknown trust level, kind or empty status is corrupt.
-fn partner_record(row: PartnerRow, certificates: Vec<Vec<u8>>) -> Result<PartnerRecord, StoreError> {
-    let unknown =
-        |column, value: &str, expected| unknown_value("partners", column, "partner", &row.name, value, expected);
-    let trust_level = records::trust_level_from_text(&row.trust_level)
-        .ok_or_else(|| unknown("trust_level", &row.trust_level, "Full or Application"))?;
-    let kind =
-        records::kind_from_text(&row.kind).ok_or_else(|| unknown("kind", &row.kind, "application or auth-server"))?;
-    let metadata_status = row
-        .metadata_status
-        .as_deref()
-        .map(|text| MetadataStatus::from_stored(text).ok_or_else(|| unknown("metadata_status", text, "ok or an error")))
-        .transpose()?;
-    Ok(PartnerRecord {
-        name: row.name,
-        application_id: row.application_id,
-        realm: row.realm,
-        metadata_url: row.metadata_url,
-        trust_level,
-        enabled: row.enabled,
-        allow_http_metadata: row.allow_http_metadata,
-        tls_ca_pem: row.tls_ca_pem,
-        certificates,
-        metadata_fetched_at: row.metadata_fetched_at,
-        metadata_status,
-        metadata_refresh_interval: row.metadata_refresh_interval,
-        linked_account: row.linked_account,
-        accept_security_identifier_information: row.accept_security_identifier_information,
-        kind,
-        use_auth_server: row.use_auth_server,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
     })
 }
 

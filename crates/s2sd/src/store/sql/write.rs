@@ -5,6 +5,7 @@
 
 use super::authority;
 use super::config::{self, Tx, bump_and_commit};
+use super::partners;
 use crate::store::authority::{CredentialRecord, ServicePrincipalRecord, TenantRecord};
 use crate::store::{ConfigTransaction, OAuthConfig, PartnerRecord, StoreError};
 
@@ -24,23 +25,23 @@ impl ConfigTransaction for WriteTransaction {
     }
 
     async fn partners(&mut self) -> Result<Vec<PartnerRecord>, StoreError> {
-        config::all_partners(&mut self.tx).await
+        partners::all_partners(&mut self.tx).await
     }
 
     async fn partner(&mut self, name: &str) -> Result<Option<PartnerRecord>, StoreError> {
-        config::partner_in(&mut self.tx, name).await
+        partners::partner_in(&mut self.tx, name).await
     }
 
     async fn insert_partner(&mut self, record: &PartnerRecord) -> Result<(), StoreError> {
-        config::insert_partner(&mut self.tx, record).await
+        partners::insert_partner(&mut self.tx, record).await
     }
 
     async fn update_partner(&mut self, record: &PartnerRecord) -> Result<bool, StoreError> {
-        config::update_partner(&mut self.tx, record).await
+        partners::update_partner(&mut self.tx, record).await
     }
 
     async fn remove_partner(&mut self, name: &str) -> Result<bool, StoreError> {
-        config::remove_partner(&mut self.tx, name).await
+        partners::remove_partner(&mut self.tx, name).await
     }
 
     async fn tenant(&mut self, realm: &str) -> Result<Option<TenantRecord>, StoreError> {
