@@ -16,7 +16,7 @@
 //! Backends: SQLite (`sqlite:PATH`, `sqlite::memory:`) and PostgreSQL (`postgres://…`), one
 //! contract suite (`tests/`, `authority_tests.rs`) for both. Every query of the configuration, the
 //! authority and the write transaction is written once (`sql/*.rs`, compiled per backend; see
-//! `sql/config.rs`), what truly differs is a [`dialect::Dialect`] constant, and the backend files
+//! `sql/config.rs`), what truly differs is a `Dialect` constant (`dialect.rs`), and the backend files
 //! (`sqlite.rs`, `postgres.rs`) keep only opening, pools and change notification. The records are
 //! in `records.rs`, [`StoreError`] in `error.rs`, URLs, key files and opening in `open.rs`.
 

@@ -154,15 +154,7 @@ impl CertificateRole {
             Self::Previous => "previous",
         }
     }
-}
 
-impl fmt::Display for CertificateRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl CertificateRole {
     /// The role with this stored spelling.
     pub(super) fn from_stored(text: &str) -> Option<Self> {
         match text {
@@ -174,16 +166,17 @@ impl CertificateRole {
     }
 }
 
+impl fmt::Display for CertificateRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for CertificateRole {
     type Err = StoreError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "current" => Ok(Self::Current),
-            "next" => Ok(Self::Next),
-            "previous" => Ok(Self::Previous),
-            other => Err(StoreError::UnknownCertificateRole(other.to_owned())),
-        }
+        Self::from_stored(s).ok_or_else(|| StoreError::UnknownCertificateRole(s.to_owned()))
     }
 }
 
@@ -220,7 +213,8 @@ mod der_base64_list {
 }
 
 /// How a partner's last metadata fetch went. Stored (and serialised) as `ok` or the fetch's
-/// one-line error text; an empty stored text is neither, and reads back as corrupt.
+/// one-line error text; an empty stored text is neither, and reads back as corrupt (so an empty
+/// error is stored as `failed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "String", from = "String")]
 pub enum MetadataStatus {
@@ -235,6 +229,7 @@ impl MetadataStatus {
     pub fn as_str(&self) -> &str {
         match self {
             Self::Ok => "ok",
+            Self::Failed(error) if error.is_empty() => "failed",
             Self::Failed(error) => error,
         }
     }
@@ -257,10 +252,7 @@ impl fmt::Display for MetadataStatus {
 
 impl From<MetadataStatus> for String {
     fn from(status: MetadataStatus) -> Self {
-        match status {
-            MetadataStatus::Ok => String::from("ok"),
-            MetadataStatus::Failed(error) => error,
-        }
+        status.as_str().to_owned()
     }
 }
 

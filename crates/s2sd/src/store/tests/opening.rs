@@ -162,3 +162,19 @@ fn certificate_roles_round_trip_as_text() {
     assert_eq!(CertificateRole::Previous.to_string(), "previous");
     assert!(matches!("Current".parse::<CertificateRole>(), Err(StoreError::UnknownCertificateRole(_))));
 }
+
+#[test]
+fn metadata_statuses_keep_their_stored_spelling() {
+    assert_eq!(MetadataStatus::Ok.as_str(), "ok");
+    assert_eq!(MetadataStatus::Failed("HTTP 404".into()).as_str(), "HTTP 404");
+    // The empty text is not a status: an empty error is stored as `failed`.
+    assert_eq!(MetadataStatus::Failed(String::new()).as_str(), "failed");
+    assert_eq!(MetadataStatus::from_stored("ok"), Some(MetadataStatus::Ok));
+    assert_eq!(MetadataStatus::from_stored("HTTP 404"), Some(MetadataStatus::Failed("HTTP 404".into())));
+    assert_eq!(MetadataStatus::from_stored(""), None);
+    // In JSON (store dumps, the CLI), a plain string as before.
+    assert_eq!(serde_json::to_value(MetadataStatus::Ok).unwrap(), "ok");
+    assert_eq!(serde_json::to_value(MetadataStatus::Failed("HTTP 404".into())).unwrap(), "HTTP 404");
+    let read: MetadataStatus = serde_json::from_value(serde_json::json!("ok")).unwrap();
+    assert_eq!(read, MetadataStatus::Ok);
+}
