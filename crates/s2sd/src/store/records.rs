@@ -117,10 +117,10 @@ pub struct PartnerRecord {
 /// export` writes and `s2sd store import` reads. Private keys are in plain text here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    /// The configuration version the snapshot was read at (ignored by [`Store::import`]).
+    /// The configuration version the snapshot was read at (ignored by [`Store::import`](super::Store::import)).
     pub version: i64,
     pub oauth_config: Option<OAuthConfig>,
-    /// Ordered as [`Store::certificates`] orders them.
+    /// Ordered as [`Store::certificates`](super::Store::certificates) orders them.
     pub certificates: Vec<CertificateRecord>,
     /// Ordered by name.
     pub partners: Vec<PartnerRecord>,
