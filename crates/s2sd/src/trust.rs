@@ -7,7 +7,7 @@ use std::sync::Arc;
 use s2s::client::IssuerIdentity;
 use s2s::clock::UnixTime;
 use s2s::metadata::{MetadataDocument, MetadataKey};
-use s2s::partner::{LocalIdentity, MetadataSource, Partner, TrustLevel};
+use s2s::partner::{LocalIdentity, MetadataSource, Partner};
 use s2s::token::{SigningKey, VerifyingKey};
 
 use crate::store::{CertificateRecord, CertificateRole, OAuthConfig, PartnerRecord, Store, StoreError};
@@ -127,10 +127,7 @@ pub fn signing_certificate(certificates: &[CertificateRecord], now: UnixTime) ->
 }
 
 fn partner(record: &PartnerRecord, now: UnixTime, warnings: &mut Vec<String>) -> Partner {
-    let trust_level = record.trust_level.parse().unwrap_or_else(|e| {
-        warnings.push(format!("partner {}: {e}; treated as Application", record.name));
-        TrustLevel::Application
-    });
+    let trust_level = record.trust_level;
     let keys = record
         .certificates
         .iter()

@@ -10,7 +10,7 @@ use s2s::partner::TrustLevel;
 use s2s::token::VerifyingKey;
 
 use super::{Action, Admin, AdminError, Change, shown};
-use crate::store::{ConfigTransaction, PartnerKind, PartnerRecord};
+use crate::store::{ConfigTransaction, MetadataStatus, PartnerKind, PartnerRecord};
 use crate::timestamp::rfc3339;
 
 /// How long a metadata fetch may take.
@@ -108,7 +108,7 @@ impl Admin {
             application_id: String::new(),
             realm: String::new(),
             metadata_url: None,
-            trust_level: cmd.trust_level.to_string(),
+            trust_level: cmd.trust_level,
             enabled: cmd.enabled,
             allow_http_metadata: cmd.allow_http_metadata,
             tls_ca_pem: cmd.tls_ca_pem,
@@ -141,7 +141,7 @@ impl Admin {
         tx.insert_partner(&record).await?;
         let mut change = Change::new(noun, record.name.clone(), Action::Created);
         change.field("issuer", None, shown(format!("{}@{}", record.application_id, record.realm)));
-        change.field("trust level", None, shown(&record.trust_level));
+        change.field("trust level", None, shown(record.trust_level));
         change.field("enabled", None, shown(record.enabled));
         let change = Self::finish(tx, change).await?;
         Ok((change, record))
@@ -179,7 +179,7 @@ impl Admin {
             p.enabled = enabled;
         }
         if let Some(level) = cmd.trust_level {
-            p.trust_level = level.to_string();
+            p.trust_level = level;
         }
         if let Some(allow) = cmd.allow_http_metadata {
             p.allow_http_metadata = allow;
@@ -255,7 +255,7 @@ impl Admin {
         let mut p = before.clone();
         p.certificates = fetched.certificates;
         p.metadata_fetched_at = Some(fetched.fetched_at);
-        p.metadata_status = Some(String::from("ok"));
+        p.metadata_status = Some(MetadataStatus::Ok);
         tx.update_partner(&p).await?;
         let mut change = Change::new(words(p.kind).0, p.name.clone(), Action::Refreshed);
         change.field("certificates", shown(before.certificates.len()), shown(p.certificates.len()));
@@ -380,13 +380,13 @@ fn apply(record: &mut PartnerRecord, fetched: FetchedMetadata) {
     record.metadata_url = Some(fetched.url);
     record.certificates = fetched.certificates;
     record.metadata_fetched_at = Some(fetched.fetched_at);
-    record.metadata_status = Some(String::from("ok"));
+    record.metadata_status = Some(MetadataStatus::Ok);
 }
 
 /// Every field an edit changed, as an admin reads it.
 fn describe_edit(change: &mut Change, before: &PartnerRecord, after: &PartnerRecord) {
     change.field("enabled", shown(before.enabled), shown(after.enabled));
-    change.field("trust level", shown(&before.trust_level), shown(&after.trust_level));
+    change.field("trust level", shown(before.trust_level), shown(after.trust_level));
     change.field("application id", shown(&before.application_id), shown(&after.application_id));
     change.field("realm", shown(&before.realm), shown(&after.realm));
     change.field("metadata URL", before.metadata_url.clone(), after.metadata_url.clone());

@@ -154,7 +154,7 @@ async fn a_disable_racing_another_edit_always_sticks() {
             trust.await.unwrap().unwrap();
             let p = admin.store().partner("Exchange").await.unwrap().unwrap();
             assert!(!p.enabled, "round {round}: the disable was undone");
-            assert_eq!(p.trust_level, "Full", "round {round}: the trust level edit was undone");
+            assert_eq!(p.trust_level, TrustLevel::Full, "round {round}: the trust level edit was undone");
 
             // The same for a service principal: disable racing an SPN add.
             let enable = SetServicePrincipal {

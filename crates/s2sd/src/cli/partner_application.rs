@@ -12,7 +12,7 @@ use s2s::token::VerifyingKey;
 
 use super::{Printer, now, rfc3339};
 use crate::admin::{self, Admin, FetchedMetadata, NewPartner, PartnerSource, RecordRefresh, RemovePartner, SetPartner};
-use crate::store::{PartnerKind, PartnerRecord, Store};
+use crate::store::{MetadataStatus, PartnerKind, PartnerRecord, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -327,7 +327,7 @@ pub(super) async fn refresh(admin: &Admin, name: &str, kind: PartnerKind, out: &
     let fetched = match admin::fetch_metadata(&url, p.allow_http_metadata, p.tls_ca_pem.as_deref(), now).await {
         Ok(fetched) => fetched,
         Err(e) => {
-            admin.store().record_metadata_fetch(&p.name, now, &e.to_string(), None).await?;
+            admin.store().record_metadata_fetch(&p.name, now, &MetadataStatus::Failed(e.to_string()), None).await?;
             return Err(anyhow::Error::new(e).context("refresh failed; the last good keys stay in force"));
         }
     };

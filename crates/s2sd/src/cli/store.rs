@@ -289,7 +289,7 @@ mod tests {
                 application_id: String::from("00000002-0000-0ff1-ce00-000000000000"),
                 realm: String::from("*"),
                 metadata_url: None,
-                trust_level: String::from("Full"),
+                trust_level: crate::store::TrustLevel::Full,
                 enabled: true,
                 allow_http_metadata: false,
                 tls_ca_pem: None,

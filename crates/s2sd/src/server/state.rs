@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::authority::endpoint::AuthorityState;
 use crate::issuer::rollover;
 use crate::store::mailbox::MailboxStore;
-use crate::store::{Store, StoreError, Stores};
+use crate::store::{MetadataStatus, Store, StoreError, Stores};
 use crate::trust::{self, Expiring};
 
 /// What the clock will change, and what is about to expire.
@@ -159,8 +159,8 @@ impl AppState {
             let store = Arc::clone(&hook_store);
             tokio::spawn(async move {
                 let (status, certs) = match &report.result {
-                    Ok(certs) => ("ok".to_owned(), Some(certs.as_slice())),
-                    Err(e) => (e.clone(), None),
+                    Ok(certs) => (MetadataStatus::Ok, Some(certs.as_slice())),
+                    Err(e) => (MetadataStatus::Failed(e.clone()), None),
                 };
                 if let Err(e) = store.record_metadata_fetch(&report.partner, report.at, &status, certs).await {
                     tracing::warn!(partner = %report.partner, error = %e, "could not record a metadata fetch");

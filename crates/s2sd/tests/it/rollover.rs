@@ -297,8 +297,8 @@ async fn metadata_outage_keeps_the_last_good_keys_and_logs_once() {
     let store = s2sd::store::open(&pair.b_store).await.unwrap();
     let mut failed_fetches = 0;
     for _ in 0..100 {
-        let status = store.partner("Lync").await.unwrap().unwrap().metadata_status.unwrap_or_default();
-        if status != "ok" {
+        let status = store.partner("Lync").await.unwrap().unwrap().metadata_status;
+        if status != Some(s2sd::store::MetadataStatus::Ok) {
             failed_fetches += 1;
             if failed_fetches >= 3 {
                 break;
@@ -456,7 +456,7 @@ async fn refresh_reads_the_partner_metadata_now() {
     cli(&pair.b_store, &["partner-application", "refresh", "Lync"]).await;
     let lync = store.partner("Lync").await.unwrap().unwrap();
     assert_eq!(lync.certificates.len(), 2, "the staged certificate is held after a refresh");
-    assert_eq!(lync.metadata_status.as_deref(), Some("ok"));
+    assert_eq!(lync.metadata_status, Some(s2sd::store::MetadataStatus::Ok));
     let err = cli_err(&pair.b_store, &["auth-server", "refresh", "Lync"]).await;
     assert!(err.contains("not an auth server") && err.contains("partner-application"), "{err}");
 }
