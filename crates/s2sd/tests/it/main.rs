@@ -8,6 +8,7 @@ mod admin_races;
 mod authority;
 mod certificate;
 mod connectivity;
+mod constant_time;
 mod hybrid;
 mod inspect;
 mod mailbox;
