@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use s2s::clock::{Clock as _, SystemClock};
+
 use crate::support::{DEADLINE, Site, poll};
 
 #[test]
@@ -29,7 +31,7 @@ fn a_node_with_a_rotated_away_store_key_serves_its_last_configuration_and_logs_w
     let new_key = site.path("rotated.key");
     let rotated = site.ok(&["store", "rotate-key", "--new-key-file", new_key.to_str().unwrap()]);
     assert!(rotated.starts_with("Store key rotated"), "{rotated}");
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::hours(49);
+    let soon = time::OffsetDateTime::from_unix_timestamp(SystemClock.now() + 49 * 3600).unwrap();
     let soon = soon.format(&time::format_description::well_known::Rfc3339).unwrap();
     site.ok(&["certificate", "roll", "--certificate", "new", "--effective-date", &soon]);
     assert_eq!(site.certificates().len(), 2, "the CLI, with the new key, staged the next certificate");
