@@ -533,9 +533,9 @@ for n in notes:
     print()
 PY
 
-cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-echo "Machine: ${cpu:-unknown CPU}, $(nproc) CPUs, $mem, Linux $(uname -r); $(openssl version | cut -d' ' -f1-2);" \
-    "$(rustc --version | cut -d' ' -f1-2); $("$NGINX" -v 2>&1 | sed 's/.*: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"
+# The machine line (bench/machine.sh: CPU model, CPUs and cores, memory, kernel, OpenSSL, rustc,
+# load, date), then the versions of the tools this bench adds.
+machine=$(bash bench/machine.sh) || die "bench/machine.sh failed"
+echo "$machine; $("$NGINX" -v 2>&1 | sed 's/.*: //'); $(wrk -v 2>&1 | head -n1 | cut -d' ' -f1-2)"
 echo "Load average before / after: $LOAD_BEFORE / $LOAD_AFTER; CPU taken by the hypervisor (steal) over the" \
     "measurements: $(printf '%.1f' "$STEAL_RUN")%; $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -11,8 +11,10 @@ the s2sd authority (`/<realm>/tokens/OAuth/2`) and at a scope it issues for,
 
 Checks, each printed as `ok - <name>` or `not ok - <name>: <why>`:
 
-1. token: exchangelib's own fetch_token gets a Bearer token from the authority (scope echoed
-   unchanged, expires_in present; claims iss/aud/nameid as the authority issues them).
+1. token: exchangelib's own fetch_token gets a Bearer token from the authority (the scope in the
+   authority's answer, and in exchangelib's token, is the requested one unchanged; expires_in present;
+   claims iss/aud/nameid as the authority issues them). Checks are explicit (`require`), never
+   `assert`, so they hold under PYTHONOPTIMIZE.
 2. with that token and access_type=IMPERSONATION on the user's SMTP address: open Conversation
    History, save a message (CreateItem), find it by subject (FindItem), delete it (DeleteItem) and see it gone.
 3. negative control: a wrong client secret gets the authority's OAuth error (invalid_client) and no EWS call.
@@ -23,6 +25,7 @@ usage: exchangelib_cc_check.py --endpoint URL --token-url URL --scope SCOPE --cl
 """
 
 import argparse
+import json
 import sys
 import traceback
 import uuid
@@ -32,11 +35,24 @@ import requests.adapters
 from exchangelib import IMPERSONATION, OAUTH2, Account, Build, Configuration, Mailbox, Message, Version
 from exchangelib.credentials import OAuth2Credentials
 from exchangelib.protocol import BaseProtocol
+from oauthlib.oauth2.rfc6749.clients.base import Client as OAuthClient
 from tls_per_host import trust_per_host
+from checks import CheckFailed, require
 
 EXCHANGE_ID = "00000002-0000-0ff1-ce00-000000000000"
 ACS_ID = "00000001-0000-0000-c000-000000000000"
 RESULTS = {"ok": 0, "bad": 0}
+# The raw bodies of the token answers oauthlib parsed, in order.
+TOKEN_BODIES = []
+_parse_token_answer = OAuthClient.parse_request_body_response
+
+
+def _recording_parse(self, body, *args, **kwargs):
+    TOKEN_BODIES.append(body)
+    return _parse_token_answer(self, body, *args, **kwargs)
+
+
+OAuthClient.parse_request_body_response = _recording_parse
 
 
 def ok(name):
@@ -112,9 +128,17 @@ def main():
         # fetch_token is exchangelib's own client-credentials request.
         folder = acct.conversation_history
         tok = acct.protocol.credentials.access_token
-        assert tok and tok.get("access_token"), f"no access token in the credentials: {tok!r}"
-        assert tok.get("token_type") == "Bearer", f"token_type {tok.get('token_type')!r}"
-        assert tok.get("expires_in"), "no expires_in"
+        require(tok and tok.get("access_token"), f"no access token in the credentials: {tok!r}")
+        require(tok.get("token_type") == "Bearer", f"token_type {tok.get('token_type')!r}")
+        require(tok.get("expires_in"), "no expires_in")
+        # The scope as the authority answered it (oauthlib fills a missing one in from the request,
+        # so the token dict alone cannot show it): the requested scope, unchanged.
+        require(TOKEN_BODIES, "oauthlib parsed no token answer")
+        answered = json.loads(TOKEN_BODIES[-1]).get("scope")
+        require(answered == a.scope, f"the authority answered scope {answered!r}, expected {a.scope!r} unchanged")
+        granted = tok.get("scope")
+        granted = " ".join(granted) if isinstance(granted, (list, tuple)) else granted
+        require(granted == a.scope, f"exchangelib holds scope {granted!r}, expected {a.scope!r}")
         claims = jwt.decode(tok["access_token"], options={"verify_signature": False})
         expected = {
             "aud": f"{EXCHANGE_ID}/{host}@{a.realm}",
@@ -122,7 +146,7 @@ def main():
             "nameid": f"{a.client_id}@{a.realm}",
         }
         wrong = {k: claims.get(k) for k, v in expected.items() if claims.get(k) != v}
-        assert not wrong, f"claims differ: {wrong}, expected {expected}"
+        require(not wrong, f"claims differ: {wrong}, expected {expected}")
         print(f"# token: scope={tok.get('scope')} expires_in={tok.get('expires_in')} aud={claims['aud']} nameid={claims['nameid']}")
         return folder
 
@@ -142,20 +166,20 @@ def main():
         )
 
         def save():
-            assert folder.name == "Conversation History", f"folder is named {folder.name!r}"
+            require(folder.name == "Conversation History", f"folder is named {folder.name!r}")
             msg.save()
-            assert msg.id and msg.changekey, "CreateItem returned no ItemId"
+            require(msg.id and msg.changekey, "CreateItem returned no ItemId")
             return True
 
         def find():
             found = list(folder.filter(subject=subject))
-            assert [f.id for f in found] == [msg.id], f"FindItem by subject found {[f.id for f in found]}, expected [{msg.id}]"
+            require([f.id for f in found] == [msg.id], f"FindItem by subject found {[f.id for f in found]}, expected [{msg.id}]")
             return found[0]
 
         def delete(item):
             item.delete()
             left = list(folder.filter(subject=subject))
-            assert not left, f"{len(left)} item(s) still there after DeleteItem"
+            require(not left, f"{len(left)} item(s) still there after DeleteItem")
 
         if step("exchangelib client credentials: CreateItem in Conversation History", save):
             item = step("exchangelib client credentials: FindItem by subject finds it", find)
@@ -169,11 +193,11 @@ def main():
         try:
             bad.root  # noqa: B018 - the first EWS call fetches the token
         except OAuth2Error as e:
-            assert e.error == "invalid_client", f"oauthlib raised {type(e).__name__} error={e.error!r}"
-            assert "invalid client secret" in (e.description or ""), f"error_description {e.description!r}"
+            require(e.error == "invalid_client", f"oauthlib raised {type(e).__name__} error={e.error!r}")
+            require("invalid client secret" in (e.description or ""), f"error_description {e.description!r}")
             print(f"# {type(e).__name__}: {e.description}")
             return True
-        raise AssertionError("the mailbox opened with a wrong client secret")
+        raise CheckFailed("the mailbox opened with a wrong client secret")
 
     step("exchangelib client credentials: negative control, a wrong client secret gets invalid_client", refused)
     print(f"# exchangelib client-credentials checks: {RESULTS['ok']} ok, {RESULTS['bad']} not ok")

@@ -38,6 +38,7 @@ from exchangelib import (
 from exchangelib.credentials import OAuth2AuthorizationCodeCredentials
 from exchangelib.indexed_properties import EmailAddress, PhoneNumber
 from exchangelib.protocol import BaseProtocol
+from checks import CheckFailed, require
 
 RESULTS = {"ok": 0, "bad": 0}
 
@@ -89,7 +90,7 @@ def fetch_one(acct, item):
 
 def message_round_trip(acct, who):
     folder = acct.conversation_history
-    assert folder.name == "Conversation History", f"folder is named {folder.name!r}"
+    require(folder.name == "Conversation History", f"folder is named {folder.name!r}")
     subject = f"s2s interop {who} {uuid.uuid4()}"
     msg = Message(
         account=acct,
@@ -99,17 +100,17 @@ def message_round_trip(acct, who):
         to_recipients=[Mailbox(email_address=acct.primary_smtp_address)],
     )
     msg.save()
-    assert msg.id and msg.changekey, "CreateItem returned no ItemId"
+    require(msg.id and msg.changekey, "CreateItem returned no ItemId")
     found = list(folder.filter(subject=subject))
-    assert len(found) == 1, f"FindItem by subject found {len(found)} items"
-    assert found[0].id == msg.id, "FindItem returned another item id"
+    require(len(found) == 1, f"FindItem by subject found {len(found)} items")
+    require(found[0].id == msg.id, "FindItem returned another item id")
     fetched = fetch_one(acct, msg)
-    assert fetched.subject == subject, f"GetItem subject {fetched.subject!r}"
-    assert "IM conversation" in str(fetched.body), f"GetItem body {fetched.body!r}"
+    require(fetched.subject == subject, f"GetItem subject {fetched.subject!r}")
+    require("IM conversation" in str(fetched.body), f"GetItem body {fetched.body!r}")
     total_before = folder.all().count()
     fetched.delete()
-    assert not list(folder.filter(subject=subject)), "the item is still there after DeleteItem"
-    assert folder.all().count() == total_before - 1, "the folder count did not drop"
+    require(not list(folder.filter(subject=subject)), "the item is still there after DeleteItem")
+    require(folder.all().count() == total_before - 1, "the folder count did not drop")
 
 
 def main():
@@ -150,9 +151,9 @@ def main():
         contact.job_title = "Engineer"
         contact.save(update_fields=["job_title"])
         back = fetch_one(acct, contact)
-        assert back.job_title == "Engineer", f"job title {back.job_title!r} after UpdateItem"
-        assert back.display_name == "Ken Myer", f"display name {back.display_name!r}"
-        assert [e.email for e in back.email_addresses or []] == ["kenmyer@litwareinc.com"], back.email_addresses
+        require(back.job_title == "Engineer", f"job title {back.job_title!r} after UpdateItem")
+        require(back.display_name == "Ken Myer", f"display name {back.display_name!r}")
+        require([e.email for e in back.email_addresses or []] == ["kenmyer@litwareinc.com"], back.email_addresses)
         back.delete()
 
     @check("exchangelib impersonation: app-only token, linked account with UserApplication, same round trip")
@@ -169,7 +170,7 @@ def main():
             items = list(folder.all())
         except ErrorImpersonateUserDenied:
             return
-        raise AssertionError(f"the inbox opened ({len(items)} items) without UserApplication")
+        raise CheckFailed(f"the inbox opened ({len(items)} items) without UserApplication")
 
     @check("exchangelib ArchiveApplication: saves into the archive folder, inbox read refused (ErrorAccessDenied)")
     def _():
@@ -180,12 +181,12 @@ def main():
         archive = acct.archive_root.get_default_folder(ArchiveMsgFolderRoot)
         msg = Message(account=acct, folder=archive, subject=f"archived {uuid.uuid4()}", body="archived conversation")
         msg.save()
-        assert msg.id, "CreateItem into the archive returned no id"
+        require(msg.id, "CreateItem into the archive returned no id")
         try:
             list(acct.inbox.all())
         except ErrorAccessDenied:
             return
-        raise AssertionError("the inbox was readable with ArchiveApplication only")
+        raise CheckFailed("the inbox was readable with ArchiveApplication only")
 
     print(f"# exchangelib checks: {RESULTS['ok']} ok, {RESULTS['bad']} not ok")
     return 0 if RESULTS["bad"] == 0 else 1

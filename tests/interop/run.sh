@@ -4,8 +4,9 @@
 # against a real s2sd on 127.0.0.1. See tests/interop/README.md.
 #
 # usage: bash tests/interop/run.sh <path-to-s2sd-binary>
-# Prints `ok - <name>` / `not ok - <name>: <why>` per check, then `N passed, M failed`;
-# exits non-zero if any check failed (or the setup itself failed).
+# Prints `ok - <name>` / `not ok - <name>: <why>` / `skip - <name>: <why>` per check, then
+# `N passed, M failed, K skipped` and the names of the skipped checks; exits non-zero if any check
+# failed (or the setup itself failed). A skip is never counted as a pass.
 set -euo pipefail
 
 if [[ $# -ne 1 ]]; then
@@ -22,6 +23,8 @@ fi
 
 PASSED=0
 FAILED=0
+SKIPPED=0
+SKIPPED_NAMES=()
 SERVER_PIDS=()
 T="$(mktemp -d "${TMPDIR:-/tmp}/s2s-interop.XXXXXX")"
 
@@ -41,24 +44,36 @@ trap 'exit 143' TERM
 
 ok() { echo "ok - $1"; PASSED=$((PASSED + 1)); }
 not_ok() { echo "not ok - $1: $2"; FAILED=$((FAILED + 1)); }
+skip() { echo "skip - $1: $2"; SKIPPED=$((SKIPPED + 1)); SKIPPED_NAMES+=("$1"); }
 note() { sed 's/^/# /'; }
 
-# Tallies the `ok - ` / `not ok - ` lines a helper printed (file $2); if it printed none, or
-# exited non-zero without reporting a failure, records a failure named $1.
+# Tallies the lines a helper printed (file $2): `ok - ` passes, `not ok - ` failures, and skips —
+# `skip - ` lines and TAP's `ok - … # SKIP …`, which are never counted as passes. If it printed
+# none, or exited non-zero without reporting a failure, records a failure named $1.
 tally() {
-  local name="$1" out="$2" rc="$3" n_ok n_bad
+  local name="$1" out="$2" rc="$3" n_ok n_bad n_skip line
   cat "$out"
-  n_ok=$(grep -c '^ok - ' "$out" || true)
+  n_ok=$(grep '^ok - ' "$out" | grep -vc '# SKIP' || true)
   n_bad=$(grep -c '^not ok - ' "$out" || true)
+  n_skip=0
+  while IFS= read -r line; do
+    n_skip=$((n_skip + 1))
+    SKIPPED_NAMES+=("$(sed -E 's/^(skip|ok) - //' <<<"$line")")
+  done < <(grep -E '^skip - |^ok - .*# SKIP' "$out" || true)
   PASSED=$((PASSED + n_ok))
   FAILED=$((FAILED + n_bad))
-  if [[ $((n_ok + n_bad)) -eq 0 || ($rc -ne 0 && $n_bad -eq 0) ]]; then
+  SKIPPED=$((SKIPPED + n_skip))
+  if [[ $((n_ok + n_bad + n_skip)) -eq 0 || ($rc -ne 0 && $n_bad -eq 0) ]]; then
     not_ok "$name" "the helper exited with status $rc (expected checks missing)"
   fi
 }
 
 finish() {
-  echo "$PASSED passed, $FAILED failed"
+  local s
+  echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+  for s in "${SKIPPED_NAMES[@]+"${SKIPPED_NAMES[@]}"}"; do
+    echo "# skipped: $s"
+  done
   [[ $FAILED -eq 0 ]]
 }
 
@@ -586,11 +601,15 @@ if [[ $B_UP -eq 1 ]]; then
   check_node_sp_auth_online
   if [[ $C_UP -eq 1 && $B_TRUSTS_C -eq 1 ]]; then
     check_office365
+  else
+    skip "office365 ACSTokenProvider" "server B does not trust authority C (no auth-server new, or node C is down)"
   fi
 fi
 check_exchangelib
 if [[ $C_UP -eq 1 ]]; then
   check_exchangelib_cc
+else
+  skip "exchangelib client credentials" "authority C is not up (reported above)"
 fi
 
 finish

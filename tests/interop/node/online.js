@@ -17,7 +17,7 @@
 //   env: SITE_URL CLIENT_ID CLIENT_SECRET AUTH_HOST (host:port of the authority) EXPECT_REALM
 //        [EXPECT_PARTNER] [WHOAMI=check|skip] and NODE_EXTRA_CA_CERTS=<the resource server's TLS
 //        certificate> for the whoami call (node-sp-auth's own requests skip TLS verification).
-// Prints `ok - <name>…` / `not ok - <name>: <why>` lines (diagnostics start with `#`, never a
+// Prints `ok - <name>…` / `not ok - <name>: <why>` / `skip - <name>: <why>` lines (diagnostics start with `#`, never a
 // signature or the secret).
 'use strict';
 
@@ -33,6 +33,9 @@ const env = (k) => {
 const ACS_HOST = 'accounts.accesscontrol.windows.net';
 
 const seen = [];
+// The answers node-sp-auth got from the authority's token endpoint: { status, body }.
+const tokenAnswers = [];
+const isTokenRequest = (url) => /\/tokens\/OAuth\/2$/.test(url.pathname);
 spauth.setup({
   requestOptions: {
     hooks: {
@@ -44,9 +47,38 @@ spauth.setup({
           seen.push(`${options.method} ${options.url.pathname}${options.url.search}`);
         },
       ],
+      afterResponse: [
+        (response) => {
+          const url = new URL(response.url || response.requestUrl);
+          if (isTokenRequest(url)) {
+            const body = response.body;
+            tokenAnswers.push({ status: response.statusCode, body: typeof body === 'string' ? body : JSON.stringify(body) });
+          }
+          return response;
+        },
+      ],
     },
   },
 });
+
+// The requests node-sp-auth must make, in this order: realm discovery on the site, the ACS
+// metadata of the realm on the authority, the client-credentials POST to the authority.
+function orderProblems(realm) {
+  const wanted = [
+    ['realm discovery', (s) => s.startsWith('POST /_vti_bin/client.svc')],
+    ['the ACS metadata', (s) => s === `GET /metadata/json/1?realm=${realm}`],
+    ['the token request', (s) => s === `POST /${realm}/tokens/OAuth/2`],
+  ];
+  const at = wanted.map(([, match]) => seen.findIndex(match));
+  const problems = [];
+  wanted.forEach(([what], i) => {
+    if (at[i] < 0) problems.push(`${what} was not requested`);
+  });
+  if (!problems.length && !(at[0] < at[1] && at[1] < at[2])) {
+    problems.push(`the requests came in another order: ${JSON.stringify(seen)}`);
+  }
+  return problems;
+}
 
 function claimsOf(authorization) {
   const token = String(authorization || '').replace(/^Bearer\s+/i, '');
@@ -80,21 +112,54 @@ async function main() {
   const realm = env('EXPECT_REALM');
   const clientId = env('CLIENT_ID');
   // Bounded: node-sp-auth waits forever when the metadata lists no OAuth2 endpoint.
-  const auth = await Promise.race([
+  const getAuth = Promise.race([
     spauth.getAuth(siteUrl, { clientId, clientSecret: env('CLIENT_SECRET') }),
     new Promise((_, reject) => setTimeout(() => reject(new Error('getAuth did not finish within 20 s')), 20000)),
   ]);
-  const decoded = claimsOf(auth.headers && auth.headers.Authorization);
-  console.log(`# requests node-sp-auth made: ${JSON.stringify(seen)}`);
 
   if (expect === 'reject') {
-    if (decoded === null) {
-      console.log(`ok - ${name}`);
-      return 0;
+    // node-sp-auth must fail, and the reason must be the authority's 401 invalid_client to its
+    // token request, not a failure anywhere else (a wrong URL, a timeout, a TLS error).
+    let auth = null;
+    let failure = null;
+    try {
+      auth = await getAuth;
+    } catch (e) {
+      failure = e;
     }
-    console.log(`not ok - ${name}: a token was issued: ${JSON.stringify(decoded.claims)}`);
-    return 1;
+    console.log(`# requests node-sp-auth made: ${JSON.stringify(seen)}`);
+    const decoded = auth && claimsOf(auth.headers && auth.headers.Authorization);
+    if (decoded) {
+      console.log(`not ok - ${name}: a token was issued: ${JSON.stringify(decoded.claims)}`);
+      return 1;
+    }
+    const problems = orderProblems(realm);
+    const last = tokenAnswers[tokenAnswers.length - 1];
+    let error = null;
+    try {
+      error = last && JSON.parse(last.body).error;
+    } catch (e) {
+      /* reported below */
+    }
+    if (!last) problems.push('the authority never answered a token request');
+    else if (last.status !== 401 || error !== 'invalid_client') {
+      problems.push(`the token request got HTTP ${last.status} ${JSON.stringify(last.body.slice(0, 300))}, expected 401 invalid_client`);
+    }
+    // node-sp-auth 3.0.9 does not fail here: it resolves with an Authorization header holding no
+    // token (`Bearer undefined`); what matters is that no token came and why.
+    if (failure === null) console.log(`# getAuth resolved with headers ${JSON.stringify(Object.keys(auth.headers || {}))} and no token`);
+    if (problems.length) {
+      console.log(`not ok - ${name}: ${problems.join('; ')}`);
+      if (failure) console.log(`# getAuth failed: ${String(failure && failure.message).split('\n')[0]}`);
+      return 1;
+    }
+    console.log(`ok - ${name}: 401 invalid_client from the authority`);
+    return 0;
   }
+
+  const auth = await getAuth;
+  const decoded = claimsOf(auth.headers && auth.headers.Authorization);
+  console.log(`# requests node-sp-auth made: ${JSON.stringify(seen)}`);
 
   const host = new URL(siteUrl).hostname;
   const c = decoded && decoded.claims;
@@ -109,8 +174,7 @@ async function main() {
     for (const [k, v] of Object.entries(want)) {
       if (c[k] !== v) problems.push(`${k} is ${JSON.stringify(c[k])}, expected ${JSON.stringify(v)}`);
     }
-    if (!seen.some((s) => s.startsWith('POST /_vti_bin/client.svc'))) problems.push('no realm discovery happened');
-    if (!seen.some((s) => s === `GET /metadata/json/1?realm=${realm}`)) problems.push('the ACS metadata was not fetched');
+    problems.push(...orderProblems(realm));
   }
   if (problems.length) {
     console.log(`not ok - ${name}: realm discovery + token: ${problems.join('; ')}`);
@@ -122,7 +186,8 @@ async function main() {
   if (process.env.WHOAMI !== 'check') {
     // waiting for `s2sd auth-server new` / `partner-application new --use-auth-server` (the
     // resource server cannot trust the authority without them).
-    console.log(`ok - ${name}: token accepted by /s2s/whoami # SKIP waiting for auth-server new`);
+    // A skip, reported as one (run.sh counts `skip - ` lines apart from passes and lists them).
+    console.log(`skip - ${name}: token accepted by /s2s/whoami: waiting for auth-server new`);
     return 0;
   }
   const res = await get(new URL('s2s/whoami', siteUrl).toString(), Object.assign({ Accept: 'application/json' }, auth.headers));

@@ -48,8 +48,11 @@ fn two_nodes_on_postgres_serve_the_same_tenants_and_principals() {
         pg.json(&["certificate", "new"]);
         let node1 = pg.serve(site.dir.path(), "node1");
         let node2 = pg.serve(site.dir.path(), "node2");
+        // No tenant yet: the node answers, and refuses with the unknown-tenant error (ACS90002).
         let (status, answer) = node2.token("not yet");
-        assert_ne!(status, 200, "{answer}");
+        assert_eq!((status, &answer["error"]), (400, &Value::from("invalid_request")), "{answer}");
+        let description = answer["error_description"].as_str().unwrap_or_default();
+        assert!(description.starts_with("ACS90002: unknown tenant"), "{answer}");
 
         // The tenant, SharePoint with an SPN for 127.0.0.1, and a client with a secret, through the CLI.
         pg.json(&["tenant", "new", "--realm", TENANT, "--name", "Litware"]);

@@ -2,7 +2,8 @@
 //! clock: node A (lync) calls node B (exchange) under continuous load while A rolls its issuer
 //! certificate — zero rejected tokens, with B's regular refresh and with B's refresh interval
 //! longer than the lead time (the unknown-x5t refresh saves the day) — and B keeps validating
-//! with the last good keys while A's metadata endpoint is down, logging the outage once.
+//! with the last good keys while A's metadata endpoint is down (its fetch attempts counted by a
+//! listener on A's port), logging the outage once when it starts and once when it ends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -53,12 +54,23 @@ async fn start(
     refresh: RefreshPolicy,
     cancel: CancellationToken,
 ) -> Running {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    start_on(listener, store, tls, clock, refresh, cancel).await
+}
+
+async fn start_on(
+    listener: std::net::TcpListener,
+    store: &str,
+    tls: std::path::PathBuf,
+    clock: Arc<FixedClock>,
+    refresh: RefreshPolicy,
+    cancel: CancellationToken,
+) -> Running {
     let options = ServeOptions {
         tls: Some(TlsSource::SelfSigned { dir: tls, names: Vec::new() }),
         refresh,
         poll: Duration::from_millis(50),
     };
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     server::start(s2sd::store::open_stores(store).await.unwrap(), clock, options, listener, cancel).await.unwrap()
 }
 
@@ -174,12 +186,20 @@ impl Load {
         clock.advance(seconds);
     }
 
-    async fn wait_for_more(&self, n: u64) {
-        let target = self.ok.load(Ordering::Relaxed) + n;
-        for _ in 0..400 {
-            if self.ok.load(Ordering::Relaxed) >= target || self.rejected.load(Ordering::Relaxed) > 0 {
+    /// Waits until `n` more calls than now have succeeded, all within this phase; panics naming
+    /// `phase` when a call is rejected or when they do not come within 10 s.
+    async fn wait_for_more(&self, n: u64, phase: &str) {
+        let start = self.ok.load(Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.rejected.load(Ordering::Relaxed) > 0 {
+                panic!("{phase}: B rejected tokens: {:?}", self.failures.lock().unwrap());
+            }
+            let done = self.ok.load(Ordering::Relaxed) - start;
+            if done >= n {
                 return;
             }
+            assert!(tokio::time::Instant::now() < deadline, "{phase}: only {done} of {n} calls succeeded within 10 s");
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -207,24 +227,24 @@ async fn rollover_with_regular_refresh_rejects_no_token() {
     let pair = pair(fast).await;
     let old = a_signing_x5t(&pair);
     let load = Load::start(&pair);
-    load.wait_for_more(20).await;
+    load.wait_for_more(20, "before the roll").await;
 
     // Stage the next certificate: published at once, B learns it by its regular refresh.
     cli(&pair.a_store, &["certificate", "roll", "--certificate", "new", "--effective-date", &effective_in_49h(&pair)])
         .await;
     eventually("B holds A's next certificate", || b_keys(&pair).len() == 2).await;
     assert_eq!(a_signing_x5t(&pair), old, "the next certificate must not sign before its effective date");
-    load.wait_for_more(20).await;
+    load.wait_for_more(20, "next certificate staged").await;
 
     // Cross the effective date: A promotes the next certificate and signs with it.
     load.advance(&pair.clock, HOURS_49 + 60).await;
     eventually("A signs with the new certificate", || a_signing_x5t(&pair) != old).await;
-    load.wait_for_more(20).await;
+    load.wait_for_more(20, "signing with the new certificate").await;
 
     // Remove the previous one: it leaves A's metadata, then B's key ring.
     cli(&pair.a_store, &["certificate", "remove", "--previous"]).await;
     eventually("B drops A's previous certificate", || b_keys(&pair) == vec![a_signing_x5t(&pair)]).await;
-    load.wait_for_more(20).await;
+    load.wait_for_more(20, "previous certificate removed").await;
 
     let (ok, rejected, failures) = load.finish().await;
     assert_eq!(rejected, 0, "rejected tokens: {failures:?}");
@@ -242,7 +262,7 @@ async fn unknown_x5t_refresh_saves_a_rollover_the_schedule_missed() {
     let pair = pair(slow).await;
     let old = a_signing_x5t(&pair);
     let load = Load::start(&pair);
-    load.wait_for_more(20).await;
+    load.wait_for_more(20, "before the roll").await;
 
     cli(&pair.a_store, &["certificate", "roll", "--certificate", "new", "--effective-date", &effective_in_49h(&pair)])
         .await;
@@ -251,7 +271,7 @@ async fn unknown_x5t_refresh_saves_a_rollover_the_schedule_missed() {
 
     load.advance(&pair.clock, HOURS_49 + 60).await;
     eventually("A signs with the new certificate", || a_signing_x5t(&pair) != old).await;
-    load.wait_for_more(30).await;
+    load.wait_for_more(30, "signing with the new certificate").await;
     assert!(b_keys(&pair).contains(&a_signing_x5t(&pair)), "B fetched A's metadata on the unknown x5t");
 
     let (ok, rejected, failures) = load.finish().await;
@@ -280,6 +300,9 @@ async fn metadata_outage_keeps_the_last_good_keys_and_logs_once() {
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt().with_writer(move || writer.clone()).with_ansi(false).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    let text = || String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    const FAILED: &str = "partner metadata refresh failed";
+    const BACK: &str = "partner metadata reachable again";
 
     let retrying = RefreshPolicy {
         interval: Duration::from_millis(200),
@@ -288,33 +311,87 @@ async fn metadata_outage_keeps_the_last_good_keys_and_logs_once() {
         timeout: Duration::from_secs(2),
         ..RefreshPolicy::default()
     };
-    let pair = pair(retrying).await;
+    let mut pair = pair(retrying).await;
     let load = Load::start(&pair);
-    load.wait_for_more(10).await;
+    load.wait_for_more(10, "before the outage").await;
+    assert_eq!(text().matches(FAILED).count(), 0, "no outage logged before it:\n{}", text());
 
-    // A's server goes away; its issuer (and key) stays, so A's tokens keep coming.
+    // The outage: A's server stops (its issuer and key stay, so A's tokens keep coming), and a
+    // listener on its port takes its place, counting B's fetch attempts — each one a connection,
+    // closed at once, so the fetch fails.
+    let a_addr = pair.a.addr;
     pair.a_cancel.cancel();
-    let store = s2sd::store::open(&pair.b_store).await.unwrap();
-    let mut failed_fetches = 0;
+    (&mut pair.a.done).await.unwrap().unwrap();
+    let mut bound = None;
     for _ in 0..100 {
-        let status = store.partner("Lync").await.unwrap().unwrap().metadata_status;
-        if status != Some(s2sd::store::MetadataStatus::Ok) {
-            failed_fetches += 1;
-            if failed_fetches >= 3 {
-                break;
-            }
+        if let Ok(l) = tokio::net::TcpListener::bind(a_addr).await {
+            bound = Some(l);
+            break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(failed_fetches >= 3, "B never recorded a failed metadata fetch");
-    load.wait_for_more(20).await;
-    let (ok, rejected, failures) = load.finish().await;
-    assert_eq!(rejected, 0, "B refused tokens during the outage: {failures:?}");
-    assert!(ok >= 30);
+    let dead = bound.unwrap_or_else(|| panic!("A's port {a_addr} was not free within 5 s of its shutdown"));
+    let fetches = Arc::new(AtomicU64::new(0));
+    let counted = fetches.clone();
+    let counter = tokio::spawn(async move {
+        loop {
+            let (stream, _) = dead.accept().await.unwrap();
+            counted.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+        }
+    });
+    eventually("B to try A's metadata three times during the outage", || fetches.load(Ordering::Relaxed) >= 3).await;
+    load.wait_for_more(20, "during the outage").await;
+    let store = s2sd::store::open(&pair.b_store).await.unwrap();
+    let status = store.partner("Lync").await.unwrap().unwrap().metadata_status;
+    assert!(
+        matches!(status, Some(s2sd::store::MetadataStatus::Failed(_))),
+        "B recorded the failed fetches: {status:?}"
+    );
     assert_eq!(b_keys(&pair).len(), 1, "the last good keys stay in force");
+    let during = fetches.load(Ordering::Relaxed);
+    let logged = text();
+    assert_eq!(
+        logged.matches(FAILED).count(),
+        1,
+        "the outage start is logged once over {during} failed fetches:\n{logged}"
+    );
+    assert_eq!(logged.matches(BACK).count(), 0, "no recovery logged during the outage:\n{logged}");
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert_eq!(text.matches("partner metadata refresh failed").count(), 1, "the outage is logged once:\n{text}");
+    // The end of the outage: A serves again on its port, with its store and TLS identity.
+    counter.abort();
+    let _ = counter.await;
+    let listener = std::net::TcpListener::bind(a_addr).unwrap();
+    let a_dir = pair._dir.path().join("a-tls");
+    let _a_again = start_on(
+        listener,
+        &pair.a_store,
+        a_dir,
+        pair.clock.clone(),
+        RefreshPolicy::default(),
+        pair.cancel.child_token(),
+    )
+    .await;
+    let mut back = false;
+    for _ in 0..200 {
+        let status = store.partner("Lync").await.unwrap().unwrap().metadata_status;
+        if status == Some(s2sd::store::MetadataStatus::Ok) && text().contains(BACK) {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(back, "B did not fetch A's metadata again within 10 s of A's return:\n{}", text());
+    load.wait_for_more(20, "after the outage").await;
+    // A few more scheduled refreshes (200 ms apart) succeed without logging anything more.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    let (ok, rejected, failures) = load.finish().await;
+    assert_eq!(rejected, 0, "B refused tokens around the outage: {failures:?}");
+    assert!(ok >= 50, "only {ok} calls");
+    let logged = text();
+    assert_eq!(logged.matches(FAILED).count(), 1, "the outage start is logged exactly once:\n{logged}");
+    assert_eq!(logged.matches(BACK).count(), 1, "the outage end is logged exactly once:\n{logged}");
 }
 
 async fn cli_err(store: &str, args: &[&str]) -> String {

@@ -3,7 +3,9 @@
 //! at points spread over a write's whole life (before the store opens, during the write, after it).
 //! Afterwards every partner the CLI acknowledged (printed) is present and whole — name, application
 //! id, realm, its certificate — any other partner is whole or absent, and the store opens and takes
-//! writes. Against a fresh SQLite file always, and against a fresh schema of `S2S_TEST_DATABASE_URL`
+//! writes. Then kills that are shown to land inside a write transaction (the test holds each write
+//! at its last statement with a trigger of its own and kills it there): each leaves nothing
+//! behind. Against a fresh SQLite file always, and against a fresh schema of `S2S_TEST_DATABASE_URL`
 //! when that is set; there, also: a CLI change reaches a running node within two seconds through
 //! LISTEN/NOTIFY alone (its version poll is set to a minute).
 
@@ -134,6 +136,10 @@ fn kill_writers_and_check(site: &Site, target: &Target) {
         let shown = target.json(&["partner-application", "show", &name]);
         assert_eq!(shown["application_id"], app_id(*i));
     }
+    // Then kills that certainly land inside a write transaction: each one after the write has
+    // inserted its partner and certificate, while it is held at its last statement.
+    kill_inside_write_transactions(site, target, &cert);
+
     // And the store still takes writes.
     target.json(&["partner-application", "remove", "partner-00"]);
     let again = target.json(&[
@@ -149,6 +155,216 @@ fn kill_writers_and_check(site: &Site, target: &Target) {
         &cert,
     ]);
     assert_eq!(again["keys"][0]["x5t"], x5t.as_str());
+}
+
+/// Kills inside a write transaction, shown rather than hoped for. A trigger the test adds to the
+/// store holds every write at its last statement (the `config_version` bump, after the partner and
+/// its certificate are inserted): on SQLite a long cross join, on PostgreSQL `pg_sleep` after
+/// naming the session. A child is killed only once the test has seen it there — on SQLite its write
+/// lock held for 300 ms (`BEGIN IMMEDIATE` from the test is refused), on PostgreSQL its session,
+/// with a transaction id (it has written), sleeping in the trigger. Afterwards each change is
+/// wholly absent: no partner, no certificate row, no orphan, the version where it was; then the
+/// trigger is dropped.
+fn kill_inside_write_transactions(site: &Site, target: &Target, cert: &str) {
+    const KILLS: usize = 3;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let db = runtime.block_on(Db::open(target));
+    let version_before = runtime.block_on(db.version());
+    runtime.block_on(db.hold_writes());
+    for k in 0..KILLS {
+        let name = format!("held-{k}");
+        let app = app_id(100 + k);
+        let mut child = target
+            .command(&[
+                "partner-application",
+                "new",
+                "--identity",
+                &name,
+                "--application-identifier",
+                &app,
+                "--realm",
+                REALM,
+                "--certificate",
+                cert,
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(site.path(&format!("{name}.err"))).unwrap())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let mut held_since: Option<Instant> = None;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("{name}: the write ended ({status}) before it was seen inside its transaction");
+            }
+            if runtime.block_on(db.writer_held()) {
+                let since = *held_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_millis(300) {
+                    break;
+                }
+            } else {
+                held_since = None;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "{name}: never seen inside its write transaction");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none(), "{name} was killed inside its transaction, yet exited with {status}");
+        runtime.block_on(db.wait_writer_gone());
+
+        assert_eq!(runtime.block_on(db.version()), version_before, "{name}: the version bump survived the kill");
+        assert_eq!(runtime.block_on(db.partner_rows(&name)), (0, 0), "{name}: part of a killed write survived");
+        assert_eq!(runtime.block_on(db.orphan_certificates()), 0, "certificate rows without their partner");
+        let listed = target.json(&["partner-application", "list"]);
+        assert!(!listed.as_array().unwrap().iter().any(|p| p["name"] == name.as_str()), "{name} listed: {listed}");
+    }
+    runtime.block_on(db.release_writes());
+}
+
+/// The test's own connection to the store under test.
+enum Db {
+    Sqlite(tokio::sync::Mutex<sqlx::SqliteConnection>),
+    Postgres { conn: tokio::sync::Mutex<sqlx::PgConnection>, tag: String },
+}
+
+impl Db {
+    async fn open(target: &Target) -> Self {
+        use sqlx::Connection as _;
+        if let Some(path) = target.store.strip_prefix("sqlite:") {
+            // No busy wait: `BEGIN IMMEDIATE` is refused at once while another writer holds the lock.
+            let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path).busy_timeout(Duration::ZERO);
+            Self::Sqlite(tokio::sync::Mutex::new(sqlx::SqliteConnection::connect_with(&options).await.unwrap()))
+        } else {
+            let at = target.store.find("s2s_it_").expect("a test schema in the store URL");
+            let tag = format!("kill-{}", &target.store[at..at + "s2s_it_".len() + 12]);
+            let conn = sqlx::PgConnection::connect(&target.store).await.unwrap();
+            Self::Postgres { conn: tokio::sync::Mutex::new(conn), tag }
+        }
+    }
+
+    async fn exec(&self, sql: String) {
+        use sqlx::Executor as _;
+        match self {
+            Self::Sqlite(c) => c.lock().await.execute(sqlx::AssertSqlSafe(sql)).await.map(drop),
+            Self::Postgres { conn, .. } => conn.lock().await.execute(sqlx::AssertSqlSafe(sql)).await.map(drop),
+        }
+        .unwrap();
+    }
+
+    async fn count(&self, sql: &str, bind: &str) -> i64 {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self {
+            Self::Sqlite(c) => sqlx::query_scalar(sql).bind(bind).fetch_one(&mut *c.lock().await).await.unwrap(),
+            Self::Postgres { conn, .. } => {
+                sqlx::query_scalar(sql).bind(bind).fetch_one(&mut *conn.lock().await).await.unwrap()
+            }
+        }
+    }
+
+    /// Makes every write stop at its `config_version` bump, inside its transaction.
+    async fn hold_writes(&self) {
+        match self {
+            Self::Sqlite(_) => {
+                self.exec("CREATE TABLE kill_window (n INTEGER NOT NULL)".into()).await;
+                self.exec(
+                    "INSERT INTO kill_window WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c \
+                     WHERE n < 2000) SELECT n FROM c"
+                        .into(),
+                )
+                .await;
+                // 8·10⁹ rows to count: far longer than any wait here.
+                self.exec(
+                    "CREATE TRIGGER kill_window BEFORE UPDATE ON config_version BEGIN \
+                     SELECT count(*) FROM kill_window a, kill_window b, kill_window c; END"
+                        .into(),
+                )
+                .await;
+            }
+            Self::Postgres { tag, .. } => {
+                self.exec(format!(
+                    "CREATE FUNCTION kill_window() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                     PERFORM set_config('application_name', '{tag}', true); PERFORM pg_sleep(3); RETURN NEW; END $$"
+                ))
+                .await;
+                self.exec(
+                    "CREATE TRIGGER kill_window BEFORE UPDATE ON config_version FOR EACH ROW \
+                     EXECUTE FUNCTION kill_window()"
+                        .into(),
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn release_writes(&self) {
+        match self {
+            Self::Sqlite(_) => {
+                self.exec("DROP TRIGGER kill_window".into()).await;
+                self.exec("DROP TABLE kill_window".into()).await;
+            }
+            Self::Postgres { .. } => {
+                self.exec("DROP TRIGGER kill_window ON config_version".into()).await;
+                self.exec("DROP FUNCTION kill_window()".into()).await;
+            }
+        }
+    }
+
+    /// Whether a CLI write is inside its transaction, held by the trigger.
+    async fn writer_held(&self) -> bool {
+        match self {
+            Self::Sqlite(c) => {
+                use sqlx::Executor as _;
+                let mut c = c.lock().await;
+                match c.execute("BEGIN IMMEDIATE").await {
+                    Ok(_) => {
+                        c.execute("ROLLBACK").await.unwrap();
+                        false
+                    }
+                    Err(e) if e.to_string().contains("database is locked") => true,
+                    Err(e) => panic!("BEGIN IMMEDIATE: {e}"),
+                }
+            }
+            Self::Postgres { tag, .. } => {
+                self.count(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+                     AND backend_xid IS NOT NULL AND wait_event = 'PgSleep'",
+                    tag,
+                )
+                .await
+                    == 1
+            }
+        }
+    }
+
+    /// After a kill: the server side of the killed write is gone (PostgreSQL notices the closed
+    /// connection once the trigger's sleep ends, and rolls back).
+    async fn wait_writer_gone(&self) {
+        if let Self::Postgres { tag, .. } = self {
+            let start = Instant::now();
+            while self.count("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", tag).await > 0 {
+                assert!(start.elapsed() < Duration::from_secs(15), "the killed write's session lingers");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    async fn version(&self) -> i64 {
+        self.count("SELECT version FROM config_version WHERE id = 1 AND $1 = $1", "").await
+    }
+
+    /// (partner rows, certificate rows) of partner `name` (both backends share the schema).
+    async fn partner_rows(&self, name: &str) -> (i64, i64) {
+        let certificates =
+            "SELECT count(*) FROM partner_certificates pc JOIN partners p ON p.id = pc.partner_id WHERE p.name = $1";
+        (self.count("SELECT count(*) FROM partners WHERE name = $1", name).await, self.count(certificates, name).await)
+    }
+
+    async fn orphan_certificates(&self) -> i64 {
+        let sql =
+            "SELECT count(*) FROM partner_certificates WHERE partner_id NOT IN (SELECT id FROM partners) AND $1 = $1";
+        self.count(sql, "").await
+    }
 }
 
 #[test]
