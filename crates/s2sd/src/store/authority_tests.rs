@@ -209,14 +209,37 @@ async fn the_snapshot_holds_everything(store: Arc<dyn AuthorityStore>) {
     assert_eq!(snap.credentials[0].secret_hash, Some(vec![7; 32]));
 }
 
+/// A write that fails after earlier statements of it have run leaves none of them behind: a
+/// transaction that inserts a principal with SPNs and a credential, then a clashing credential;
+/// and an import whose last credential clashes with an earlier one (tenants, principals, SPNs and
+/// the pepper were written before it). The version does not move either.
 async fn a_failed_write_leaves_nothing_behind(store: Arc<dyn AuthorityStore>) {
     store.insert_tenant(&tenant(REALM)).await.unwrap();
     store.insert_service_principal(&principal(REALM, CLIENT, &["a/b"])).await.unwrap();
     let before = store.authority_snapshot().await.unwrap();
-    let mut dup = principal(REALM, CLIENT, &["c/d"]);
-    dup.display_name = "other".into();
-    assert!(store.insert_service_principal(&dup).await.is_err());
-    assert_eq!(store.authority_snapshot().await.unwrap(), before);
+
+    let mut tx = store.write_authority().await.unwrap();
+    tx.insert_service_principal(&principal(REALM, SHAREPOINT, &["sharepoint/x", "sharepoint/y"])).await.unwrap();
+    let credential = secret("00000000-0000-4000-8000-000000000001", REALM, SHAREPOINT, 1_700_000_001);
+    tx.insert_credential(&credential).await.unwrap();
+    assert!(tx.service_principal(REALM, SHAREPOINT).await.unwrap().is_some(), "visible inside the transaction");
+    let clash = tx.insert_credential(&credential).await;
+    assert!(matches!(clash, Err(StoreError::Duplicate { what: "credential", .. })), "{clash:?}");
+    drop(tx);
+    assert_eq!(store.authority_snapshot().await.unwrap(), before, "a dropped transaction left rows behind");
+
+    let clashing = {
+        let mut snapshot = before.clone();
+        snapshot.tenants.push(tenant(OTHER_REALM));
+        snapshot.service_principals.push(principal(OTHER_REALM, CLIENT, &["c/d"]));
+        snapshot.pepper = Some(vec![9; 32]);
+        let first = secret("00000000-0000-4000-8000-000000000002", OTHER_REALM, CLIENT, 1_700_000_002);
+        snapshot.credentials = vec![first.clone(), first];
+        snapshot
+    };
+    let failed = store.import_authority(&clashing, true).await;
+    assert!(matches!(failed, Err(StoreError::Duplicate { .. })), "{failed:?}");
+    assert_eq!(store.authority_snapshot().await.unwrap(), before, "a failed import left part of itself behind");
 }
 
 /// Realms, app ids, SPNs and credential ids compare (and sort) case-insensitively, in ASCII only:
