@@ -12,6 +12,7 @@
 //! slow partner never holds the writers' lock; the command then records what was fetched.
 //! Commands never read the wall clock: the caller passes `now`.
 
+mod certificate;
 mod oauth_config;
 mod partner;
 mod service_principal;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use crate::store::authority::AuthorityStore;
 use crate::store::{ConfigTransaction, Store, StoreError, Stores};
 
+pub use self::certificate::{InstallCertificate, RemoveCertificate, StageRollover};
 pub use self::oauth_config::{SetAutoRenew, SetOAuthConfig};
 pub use self::partner::{
     FetchedMetadata, NewPartner, PartnerSource, RecordRefresh, RemovePartner, SetPartner, fetch_metadata,

@@ -2,16 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use clap::{Subcommand, ValueEnum};
 use zeroize::Zeroizing;
 
 use super::{Printer, now, rfc3339};
-use crate::admin::{Admin, SetAutoRenew};
+use crate::admin::{Admin, InstallCertificate, RemoveCertificate, SetAutoRenew, StageRollover};
 use crate::issuer::{self, CertificateInfo, IssuerCertificate};
-use crate::store::{AutoRenew, CertificateRole, Store};
+use crate::store::{AutoRenew, CertificateRole};
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
@@ -122,7 +121,7 @@ pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitC
                 .context("set the realm first: s2sd oauth-config set --realm <realm> --service-name <name>")?;
             let now_dt = time::OffsetDateTime::from_unix_timestamp(now())?;
             let cert = issuer::generate(&config.realm, &additional_realms, key_size, validity_days, now_dt)?;
-            install(store, cert, out, "created").await?;
+            install(admin, cert, out, "created").await?;
         }
         Cmd::Import { file, key, password_file, password_env } => {
             let data = read_limited(&file)?;
@@ -142,7 +141,7 @@ pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitC
                 password.as_deref().map(|p| p.as_str()),
             )
             .with_context(|| format!("cannot import {}", file.display()))?;
-            install(store, cert, out, "imported").await?;
+            install(admin, cert, out, "imported").await?;
         }
         Cmd::Roll { certificate, effective_date, force, key, password_file, password_env, key_size, validity_days } => {
             let config = store
@@ -151,18 +150,15 @@ pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitC
                 .context("set the realm first: s2sd oauth-config set --realm <realm> --service-name <name>")?;
             let effective = parse_date(&effective_date)?;
             let now = now();
-            let certs = store.certificates().await?;
-            let current = certs.iter().find(|c| c.role == CertificateRole::Current);
             let cert = if certificate.eq_ignore_ascii_case("new") {
                 let now_dt = time::OffsetDateTime::from_unix_timestamp(now)?;
                 issuer::generate(&config.realm, &config.additional_realms, key_size, validity_days, now_dt)?
             } else {
                 load_file(std::path::Path::new(&certificate), key, password_file, password_env)?
             };
-            check_roll(&cert.info, effective, now, current.map(|c| c.not_after), force)?;
             let info = cert.info.clone();
             let record = issuer::store_record(cert, CertificateRole::Next, Some(effective), now);
-            store.stage_next_certificate(&record).await?;
+            admin.stage_rollover(StageRollover { record, force }, now).await?;
             out.emit(
                 format!(
                     "Certificate {} staged as next: published in our metadata now, signing from {} ({} h from now).\nThe current certificate stays published until it expires or `s2sd certificate remove --previous`.",
@@ -227,26 +223,12 @@ pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitC
             out.emit(text, serde_json::Value::Array(rows));
         }
         Cmd::Remove { previous, thumbprint } => {
-            let certs = store.certificates().await?;
-            let target = if previous {
-                certs
-                    .iter()
-                    .find(|c| c.role == CertificateRole::Previous)
-                    .context("there is no previous certificate")?
+            let which = if previous {
+                RemoveCertificate::Previous
             } else {
-                let t = thumbprint.unwrap_or_default();
-                certs
-                    .iter()
-                    .find(|c| c.thumbprint.eq_ignore_ascii_case(&t))
-                    .with_context(|| format!("no certificate with thumbprint {t} (see s2sd certificate list)"))?
+                RemoveCertificate::Thumbprint(thumbprint.unwrap_or_default())
             };
-            if target.role == CertificateRole::Current {
-                bail!(
-                    "{} is the current certificate and signs our tokens; install another first (s2sd certificate new)",
-                    target.thumbprint
-                );
-            }
-            store.remove_certificate(&target.thumbprint).await?;
+            let (_, target) = admin.remove_certificate(which).await?;
             out.emit(
                 format!(
                     "Certificate {} ({}) removed; it is no longer published.",
@@ -287,49 +269,6 @@ pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitC
 }
 
 /// Refuses a rollover that would make partners refuse our tokens.
-fn check_roll(
-    next: &CertificateInfo,
-    effective: i64,
-    now: i64,
-    current_not_after: Option<i64>,
-    force: bool,
-) -> anyhow::Result<()> {
-    if effective >= next.not_after {
-        bail!(
-            "the new certificate expires on {}, before its effective date {}",
-            rfc3339(next.not_after),
-            rfc3339(effective)
-        );
-    }
-    if effective < next.not_before {
-        bail!(
-            "the new certificate is not valid before {}, after its effective date {}",
-            rfc3339(next.not_before),
-            rfc3339(effective)
-        );
-    }
-    let lead = effective - now;
-    if lead < MIN_LEAD_SECONDS && !force {
-        bail!(
-            "the effective date is only {} h away: partners read our metadata on their own schedule and need at least 48 h to learn the new certificate before it signs (pass --force to stage it anyway)",
-            lead.max(0) / 3600
-        );
-    }
-    if let Some(expiry) = current_not_after.filter(|e| *e < effective)
-        && !force
-    {
-        bail!(
-            "the current certificate expires on {}, before the effective date {}: our tokens would be refused in between (choose an earlier date, or --force)",
-            rfc3339(expiry),
-            rfc3339(effective)
-        );
-    }
-    Ok(())
-}
-
-/// Partners need this long to read a staged certificate from our metadata.
-const MIN_LEAD_SECONDS: i64 = 48 * 3600;
-
 pub(super) fn parse_date(text: &str) -> anyhow::Result<i64> {
     use time::format_description::well_known::Rfc3339;
     if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
@@ -362,10 +301,10 @@ fn load_file(
         .with_context(|| format!("cannot import {}", file.display()))
 }
 
-async fn install(store: &Arc<dyn Store>, cert: IssuerCertificate, out: &Printer, verb: &str) -> anyhow::Result<()> {
+async fn install(admin: &Admin, cert: IssuerCertificate, out: &Printer, verb: &str) -> anyhow::Result<()> {
     let info = cert.info.clone();
     let record = issuer::store_record(cert, CertificateRole::Current, None, now());
-    store.install_current_certificate(&record).await?;
+    admin.install_certificate(InstallCertificate { record }).await?;
     out.emit(
         format!(
             "Certificate {verb} and made current.\nThumbprint: {}\nx5t:        {}\nSubject:    {}\nNot after:  {}\nKey:        RSA {} bits",

@@ -89,20 +89,44 @@ pub trait Store: Send + Sync + 'static {
     /// the old previous is deleted; any next certificate is left alone. One transaction.
     /// `record.role` is ignored. [`StoreError::Duplicate`] when the thumbprint is already stored
     /// (other than as the previous certificate, which is deleted first).
-    async fn install_current_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError>;
+    async fn install_current_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        tx.install_current_certificate(record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// Stores a next certificate (replacing an existing next one). One transaction.
     /// `record.role` is ignored. [`StoreError::Duplicate`] when the thumbprint is stored as the
     /// current or previous certificate.
-    async fn stage_next_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError>;
+    async fn stage_next_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        tx.stage_next_certificate(record).await?;
+        tx.commit().await?;
+        Ok(())
+    }
 
     /// Promotes next to current (current -> previous, old previous deleted). Returns false when
     /// there is no next.
-    async fn promote_next_certificate(&self) -> Result<bool, StoreError>;
+    async fn promote_next_certificate(&self) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        if !tx.promote_next_certificate().await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 
     /// Removes the certificate with this thumbprint (compared case-insensitively), whatever its
     /// role. false when absent.
-    async fn remove_certificate(&self, thumbprint: &str) -> Result<bool, StoreError>;
+    async fn remove_certificate(&self, thumbprint: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        if !tx.remove_certificate(thumbprint).await? {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
 
     /// All partners, ordered by name (case-insensitively).
     async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError>;

@@ -14,7 +14,7 @@
 
 use super::StoreError;
 use super::authority::{CredentialRecord, ServicePrincipalRecord, TenantRecord};
-use super::{OAuthConfig, PartnerRecord};
+use super::{CertificateRecord, OAuthConfig, PartnerRecord};
 
 /// One write transaction on the configuration and the authority (see the module docs). Names,
 /// realms and app ids are matched case-insensitively (ASCII), as everywhere in the store.
@@ -25,6 +25,22 @@ pub trait ConfigTransaction: Send {
 
     /// Creates or replaces our OAuth configuration.
     async fn set_oauth_config(&mut self, config: &OAuthConfig) -> Result<(), StoreError>;
+
+    /// Our certificates, ordered: current, next, previous, then by `created_at`.
+    async fn certificates(&mut self) -> Result<Vec<CertificateRecord>, StoreError>;
+
+    /// Makes `record` the current certificate: the current one (if any) becomes previous, the old
+    /// previous is deleted, a next one is left alone. `record.role` is ignored.
+    async fn install_current_certificate(&mut self, record: &CertificateRecord) -> Result<(), StoreError>;
+
+    /// Stores `record` as the next certificate, replacing an existing next one. `record.role` is ignored.
+    async fn stage_next_certificate(&mut self, record: &CertificateRecord) -> Result<(), StoreError>;
+
+    /// Promotes next to current (current → previous, old previous deleted). false without a next.
+    async fn promote_next_certificate(&mut self) -> Result<bool, StoreError>;
+
+    /// Removes the certificate with this thumbprint (case-insensitive), whatever its role. false when absent.
+    async fn remove_certificate(&mut self, thumbprint: &str) -> Result<bool, StoreError>;
 
     /// All partners (applications and authorization servers), ordered by name.
     async fn partners(&mut self) -> Result<Vec<PartnerRecord>, StoreError>;

@@ -150,18 +150,68 @@ async fn set_private_key(tx: &mut Tx, thumbprint: &str, sealed: Vec<u8>) -> Resu
     Ok(())
 }
 
-impl Backend {
-    /// The key in force, checked inside a write transaction against the store's: a node whose key
-    /// was rotated away must not seal new private keys with it.
-    async fn current_key(&self, tx: &mut Tx) -> Result<Arc<StoreKey>, StoreError> {
-        let key = self.key.load_full();
-        match key_check(&mut **tx).await? {
-            Some(stored) if stored.key_id != key.id() => {
-                Err(StoreError::StaleKey { store_key_id: stored.key_id, node_key_id: key.id() })
-            }
-            _ => Ok(key),
+/// `key`, checked inside a write transaction against the store's: a node whose key was rotated
+/// away must not seal new private keys with it.
+pub(super) async fn key_in_force(tx: &mut Tx, key: Arc<StoreKey>) -> Result<Arc<StoreKey>, StoreError> {
+    match key_check(&mut **tx).await? {
+        Some(stored) if stored.key_id != key.id() => {
+            Err(StoreError::StaleKey { store_key_id: stored.key_id, node_key_id: key.id() })
         }
+        _ => Ok(key),
     }
+}
+
+/// Our certificates, ordered: current, next, previous, then by `created_at`; private keys opened with `key`.
+pub(super) async fn certificates_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = Db>,
+    key: &StoreKey,
+) -> Result<Vec<CertificateRecord>, StoreError> {
+    let rows = sqlx::query_as::<_, CertificateRow>(
+        "SELECT thumbprint, role, cert_der, private_key_sealed, not_before, not_after, effective_at, created_at \
+         FROM certificates \
+         ORDER BY CASE role WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at, thumbprint_key",
+    )
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter().map(|row| certificate_record(row, key)).collect()
+}
+
+/// Makes `record` the current certificate (current → previous, old previous deleted).
+pub(super) async fn install_current(tx: &mut Tx, key: &StoreKey, record: &CertificateRecord) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM certificates WHERE role = 'previous'").execute(&mut **tx).await?;
+    sqlx::query("UPDATE certificates SET role = 'previous' WHERE role = 'current'").execute(&mut **tx).await?;
+    insert_certificate(tx, key, record, CertificateRole::Current).await
+}
+
+/// Stores `record` as the next certificate, replacing an existing next one.
+pub(super) async fn stage_next(tx: &mut Tx, key: &StoreKey, record: &CertificateRecord) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM certificates WHERE role = 'next'").execute(&mut **tx).await?;
+    insert_certificate(tx, key, record, CertificateRole::Next).await
+}
+
+/// Promotes next to current (current → previous, old previous deleted); false without a next.
+pub(super) async fn promote_next(tx: &mut Tx) -> Result<bool, StoreError> {
+    let next = sqlx::query_scalar::<_, String>("SELECT thumbprint FROM certificates WHERE role = 'next'")
+        .fetch_optional(&mut **tx)
+        .await?;
+    if next.is_none() {
+        return Ok(false);
+    }
+    // In this order, so that no role is ever held by two certificates.
+    sqlx::query("DELETE FROM certificates WHERE role = 'previous'").execute(&mut **tx).await?;
+    sqlx::query("UPDATE certificates SET role = 'previous' WHERE role = 'current'").execute(&mut **tx).await?;
+    sqlx::query("UPDATE certificates SET role = 'current' WHERE role = 'next'").execute(&mut **tx).await?;
+    Ok(true)
+}
+
+/// Removes the certificate with this thumbprint (case-insensitive); false when absent.
+pub(super) async fn remove_certificate_in(tx: &mut Tx, thumbprint: &str) -> Result<bool, StoreError> {
+    let removed = sqlx::query("DELETE FROM certificates WHERE thumbprint_key = $1")
+        .bind(thumbprint.to_ascii_lowercase())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(removed > 0)
 }
 
 #[async_trait::async_trait]
@@ -182,70 +232,11 @@ impl Store for Backend {
     }
 
     async fn write(&self) -> Result<Box<dyn ConfigTransaction>, StoreError> {
-        Ok(Box::new(super::write::WriteTransaction { tx: begin_write(&self.pool).await? }))
+        Ok(Box::new(super::write::WriteTransaction { tx: begin_write(&self.pool).await?, key: self.key.load_full() }))
     }
 
     async fn certificates(&self) -> Result<Vec<CertificateRecord>, StoreError> {
-        let rows = sqlx::query_as::<_, CertificateRow>(
-            "SELECT thumbprint, role, cert_der, private_key_sealed, not_before, not_after, effective_at, created_at \
-             FROM certificates \
-             ORDER BY CASE role WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END, created_at, thumbprint_key",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        let key = self.key.load();
-        rows.into_iter().map(|row| certificate_record(row, &key)).collect()
-    }
-
-    async fn install_current_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
-        let key = self.current_key(&mut tx).await?;
-        sqlx::query("DELETE FROM certificates WHERE role = 'previous'").execute(&mut *tx).await?;
-        sqlx::query("UPDATE certificates SET role = 'previous' WHERE role = 'current'").execute(&mut *tx).await?;
-        insert_certificate(&mut tx, &key, record, CertificateRole::Current).await?;
-        bump_and_commit(tx).await?;
-        Ok(())
-    }
-
-    async fn stage_next_certificate(&self, record: &CertificateRecord) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
-        let key = self.current_key(&mut tx).await?;
-        sqlx::query("DELETE FROM certificates WHERE role = 'next'").execute(&mut *tx).await?;
-        insert_certificate(&mut tx, &key, record, CertificateRole::Next).await?;
-        bump_and_commit(tx).await?;
-        Ok(())
-    }
-
-    async fn promote_next_certificate(&self) -> Result<bool, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
-        let next = sqlx::query_scalar::<_, String>("SELECT thumbprint FROM certificates WHERE role = 'next'")
-            .fetch_optional(&mut *tx)
-            .await?;
-        if next.is_none() {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        // In this order, so that no role is ever held by two certificates.
-        sqlx::query("DELETE FROM certificates WHERE role = 'previous'").execute(&mut *tx).await?;
-        sqlx::query("UPDATE certificates SET role = 'previous' WHERE role = 'current'").execute(&mut *tx).await?;
-        sqlx::query("UPDATE certificates SET role = 'current' WHERE role = 'next'").execute(&mut *tx).await?;
-        bump_and_commit(tx).await?;
-        Ok(true)
-    }
-
-    async fn remove_certificate(&self, thumbprint: &str) -> Result<bool, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
-        let removed = sqlx::query("DELETE FROM certificates WHERE thumbprint_key = $1")
-            .bind(thumbprint.to_ascii_lowercase())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if removed == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        bump_and_commit(tx).await?;
-        Ok(true)
+        certificates_in(&self.pool, &self.key.load()).await
     }
 
     async fn partners(&self) -> Result<Vec<PartnerRecord>, StoreError> {
@@ -303,7 +294,7 @@ impl Store for Backend {
 
     async fn rotate_key(&self, new_key: StoreKey) -> Result<u64, StoreError> {
         let mut tx = begin_write(&self.pool).await?;
-        let old_key = self.current_key(&mut tx).await?;
+        let old_key = key_in_force(&mut tx, self.key.load_full()).await?;
         let sealed = private_keys(&mut tx).await?;
         let count = sealed.len() as u64;
         for (thumbprint, sealed) in sealed {
@@ -323,7 +314,7 @@ impl Store for Backend {
 
     async fn import(&self, snapshot: &Snapshot, replace: bool) -> Result<(), StoreError> {
         let mut tx = begin_write(&self.pool).await?;
-        let key = self.current_key(&mut tx).await?;
+        let key = key_in_force(&mut tx, self.key.load_full()).await?;
         let (config, certificates, partners) = sqlx::query_as::<_, (i64, i64, i64)>(
             "SELECT (SELECT COUNT(*) FROM oauth_config), (SELECT COUNT(*) FROM certificates), \
                  (SELECT COUNT(*) FROM partners)",

@@ -3,15 +3,19 @@
 //! its first read; `commit` bumps the version (announcing it on PostgreSQL) in the same
 //! transaction; dropping it uncommitted rolls it back.
 
+use std::sync::Arc;
+
 use super::authority;
 use super::config::{self, Tx, bump_and_commit};
 use super::partners;
 use crate::store::authority::{CredentialRecord, ServicePrincipalRecord, TenantRecord};
-use crate::store::{ConfigTransaction, OAuthConfig, PartnerRecord, StoreError};
+use crate::store::{CertificateRecord, ConfigTransaction, OAuthConfig, PartnerRecord, StoreError, StoreKey};
 
 /// A write transaction on this backend's store.
 pub(super) struct WriteTransaction {
     pub(super) tx: Tx,
+    /// The node's store key when the transaction began (checked against the store's before it seals).
+    pub(super) key: Arc<StoreKey>,
 }
 
 #[async_trait::async_trait]
@@ -22,6 +26,28 @@ impl ConfigTransaction for WriteTransaction {
 
     async fn set_oauth_config(&mut self, oauth_config: &OAuthConfig) -> Result<(), StoreError> {
         config::upsert_oauth_config(&mut self.tx, oauth_config).await
+    }
+
+    async fn certificates(&mut self) -> Result<Vec<CertificateRecord>, StoreError> {
+        config::certificates_in(&mut *self.tx, &self.key).await
+    }
+
+    async fn install_current_certificate(&mut self, record: &CertificateRecord) -> Result<(), StoreError> {
+        let key = config::key_in_force(&mut self.tx, Arc::clone(&self.key)).await?;
+        config::install_current(&mut self.tx, &key, record).await
+    }
+
+    async fn stage_next_certificate(&mut self, record: &CertificateRecord) -> Result<(), StoreError> {
+        let key = config::key_in_force(&mut self.tx, Arc::clone(&self.key)).await?;
+        config::stage_next(&mut self.tx, &key, record).await
+    }
+
+    async fn promote_next_certificate(&mut self) -> Result<bool, StoreError> {
+        config::promote_next(&mut self.tx).await
+    }
+
+    async fn remove_certificate(&mut self, thumbprint: &str) -> Result<bool, StoreError> {
+        config::remove_certificate_in(&mut self.tx, thumbprint).await
     }
 
     async fn partners(&mut self) -> Result<Vec<PartnerRecord>, StoreError> {
