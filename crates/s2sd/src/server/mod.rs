@@ -82,7 +82,20 @@ pub struct Running {
     pub done: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
 
-/// Starts serving on `listener` until `cancel` fires.
+/// What incoming tokens are held to, beyond the protocol's own checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationLimits {
+    /// Longest actor-token lifetime accepted (`exp - nbf`, or `exp - iat`).
+    pub max_token_lifetime: Duration,
+}
+
+impl Default for ValidationLimits {
+    fn default() -> Self {
+        Self { max_token_lifetime: s2s::validate::DEFAULT_MAX_TOKEN_LIFETIME }
+    }
+}
+
+/// Starts serving on `listener` until `cancel` fires, with the default [`ValidationLimits`].
 pub async fn start(
     stores: Stores,
     clock: SharedClock,
@@ -90,10 +103,30 @@ pub async fn start(
     listener: std::net::TcpListener,
     cancel: CancellationToken,
 ) -> Result<Running, ServerError> {
+    start_with_limits(stores, clock, options, ValidationLimits::default(), listener, cancel).await
+}
+
+/// Starts serving on `listener` until `cancel` fires, validating tokens within `limits`.
+pub async fn start_with_limits(
+    stores: Stores,
+    clock: SharedClock,
+    options: ServeOptions,
+    limits: ValidationLimits,
+    listener: std::net::TcpListener,
+    cancel: CancellationToken,
+) -> Result<Running, ServerError> {
     let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: "?".into(), source })?;
     listener.set_nonblocking(true).map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
     metrics_handle();
-    let state = AppState::start(stores, clock.clone(), options.refresh.clone(), options.poll, cancel.clone()).await?;
+    let state = AppState::start_with_limits(
+        stores,
+        clock.clone(),
+        options.refresh.clone(),
+        options.poll,
+        limits,
+        cancel.clone(),
+    )
+    .await?;
     state.authority.set_https(options.tls.is_some());
     let app = router(state.clone());
     let listen_err = move |source| ServerError::Listen { addr: addr.to_string(), source };
