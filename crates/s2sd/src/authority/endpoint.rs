@@ -221,14 +221,17 @@ async fn sign(
     Ok(IssuedToken { access_token, iat: now, nbf, exp })
 }
 
-/// Counts and logs a refusal, and answers it.
+/// Counts and logs a refusal, and answers it. The fields are structured and Debug-formatted
+/// (`?`): quoted, with control characters escaped, so no value can start a line of its own — on
+/// top of `client` being a GUID (see [`TokenRequest::claimed_client`]) and the description naming
+/// fields rather than repeating their values (`error.rs`).
 fn refused(tenant: Option<&Tenant>, client: Option<&str>, e: OAuthError) -> Response {
     metrics::counter!("s2s_token_requests_total", "outcome" => e.error.as_str()).increment(1);
     tracing::info!(
-        tenant = tenant.map(|t| t.realm.as_str()).unwrap_or("?"),
-        client = client.unwrap_or("?"),
+        tenant = ?tenant.map(|t| t.realm.as_str()).unwrap_or("?"),
+        client = ?client.unwrap_or("?"),
         error = e.error.as_str(),
-        reason = %e.description(),
+        reason = ?e.description(),
         "token request refused"
     );
     e.into_response()
