@@ -142,14 +142,19 @@ pub async fn start_with_limits(
                 cancel.cancelled().await;
                 handle.graceful_shutdown(Some(Duration::from_secs(5)));
             });
-            let done = tokio::spawn(async move { server.serve(app.into_make_service()).await.map_err(listen_err) });
+            let done = tokio::spawn(async move {
+                server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await.map_err(listen_err)
+            });
             Ok(Running { addr, scheme: "https", tls_cert: Some(cert), state, done })
         }
         None => {
             tracing::warn!(%addr, "serving PLAIN HTTP (--insecure-http): tokens cross the network unencrypted");
             let listener = tokio::net::TcpListener::from_std(listener).map_err(listen_err)?;
             let done = tokio::spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await.map_err(listen_err)
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(cancel.cancelled_owned())
+                    .await
+                    .map_err(listen_err)
             });
             Ok(Running { addr, scheme: "http", tls_cert: None, state, done })
         }

@@ -5,13 +5,18 @@
 //! clients cannot be turned against a real client.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
+use tokio::time::Instant;
 
 use super::fixture::*;
 use super::{CLIENT, HOST, REALM, TOKEN_PATH, resource};
+use crate::authority::{FAILURES_BEFORE_DELAY, FAILURES_PER_SOURCE_BEFORE_DELAY};
 
 /// A secret that is registered nowhere: a request carrying it still must not show it.
 const SMUGGLED: &str = "s3cr3t-VALUE-0123456789abcdef";
@@ -49,7 +54,18 @@ fn with_captured_logs<T, F: std::future::Future<Output = T>>(f: impl FnOnce() ->
         .with_writer(move || writer.clone())
         .finish();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
-    let out = tracing::subscriber::with_default(subscriber, || runtime.block_on(f()));
+    // Callsite interest is global: while a single dispatcher exists, tracing computes it from the
+    // registering thread's own default, so another test's thread (no subscriber) would cache
+    // "never" for the endpoint's events. A second dispatcher that lives for the whole test binary
+    // makes interest the union over all of them; one capture at a time, the cache rebuilt inside.
+    static SECOND: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    SECOND.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let out = tracing::subscriber::with_default(subscriber, || {
+        tracing::callsite::rebuild_interest_cache();
+        runtime.block_on(f())
+    });
     (out, logs.text())
 }
 
@@ -181,4 +197,97 @@ fn refusals_name_the_field_that_is_wrong() {
         a.refused("invalid_client", &[unknown]);
     });
     assert!(!logs.contains(SMUGGLED), "{logs}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The hold-back of failing clients
+
+/// Posts `client`'s secret from `source` and says how long the answer took (paused time: exact).
+async fn timed_secret(f: &Fixture, client: &str, secret: &str, source: [u8; 4]) -> (Answer, Duration) {
+    let body = super::form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", &format!("{client}@{REALM}")),
+        ("client_secret", secret),
+        ("resource", &resource()),
+    ]);
+    let mut request = Request::post(TOKEN_PATH)
+        .header(header::HOST, HOST)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    request.extensions_mut().insert(ConnectInfo(SocketAddr::from((source, 40_000))));
+    let start = Instant::now();
+    let answer = send(&f.router, request).await;
+    (answer, start.elapsed())
+}
+
+fn paused<F: std::future::Future<Output = ()>>(f: impl FnOnce() -> F) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    runtime.block_on(f());
+}
+
+const ATTACKER: [u8; 4] = [203, 0, 113, 7];
+const REAL: [u8; 4] = [192, 0, 2, 10];
+
+#[test]
+fn a_correct_request_is_never_held_back_by_someone_elses_failures() {
+    paused(|| async {
+        let f = fixture();
+        for _ in 0..FAILURES_BEFORE_DELAY + 3 {
+            timed_secret(&f, CLIENT, "wrong", ATTACKER).await.0.refused("invalid_client", &[]);
+        }
+        // The real client, from its own address and from the attacker's (a shared NAT): no wait.
+        for source in [REAL, ATTACKER] {
+            let (answer, took) = timed_secret(&f, CLIENT, &f.secret, source).await;
+            answer.issued();
+            assert_eq!(took, Duration::ZERO, "a request with a valid credential is never held back");
+        }
+    });
+}
+
+#[test]
+fn the_attacker_is_slowed_per_client_and_per_address() {
+    paused(|| async {
+        let f = fixture();
+        let mut waits = Vec::new();
+        for _ in 0..FAILURES_BEFORE_DELAY + 3 {
+            let (answer, took) = timed_secret(&f, CLIENT, "wrong", ATTACKER).await;
+            answer.refused("invalid_client", &[]);
+            waits.push(took.as_secs());
+        }
+        assert_eq!(waits, [0, 0, 0, 0, 0, 1, 2, 3], "one client from one address");
+        // Another address guessing the same client is not slowed by the first one's failures.
+        assert_eq!(timed_secret(&f, CLIENT, "wrong", REAL).await.1, Duration::ZERO);
+        // One address trying ever new client ids is slowed once it has failed often enough.
+        let mut waits = Vec::new();
+        for i in 0..FAILURES_PER_SOURCE_BEFORE_DELAY + 2 {
+            let fake = format!("0badc0de-0000-4000-8000-{i:012x}");
+            let (answer, took) = timed_secret(&f, &fake, "wrong", [198, 51, 100, 1]).await;
+            answer.refused("invalid_client", &[]);
+            waits.push(took.as_secs());
+        }
+        let n = FAILURES_PER_SOURCE_BEFORE_DELAY as usize;
+        assert!(waits[..n].iter().all(|w| *w == 0), "{waits:?}");
+        assert_eq!(&waits[n..], [1, 2], "{waits:?}");
+    });
+}
+
+#[test]
+fn a_flood_of_fake_client_ids_does_not_evict_a_real_clients_counter() {
+    paused(|| async {
+        let f = fixture();
+        for _ in 0..FAILURES_BEFORE_DELAY + 1 {
+            timed_secret(&f, CLIENT, "wrong", ATTACKER).await;
+        }
+        // 100,000 fake client ids failing, each from its own address.
+        for i in 0u32..100_000 {
+            let fake = format!("0badc0de-0000-4000-8000-{i:012x}");
+            let [_, a, b, c] = i.to_be_bytes();
+            timed_secret(&f, &fake, "wrong", [10, a, b, c]).await;
+        }
+        // The attacker's next guess at the real client waits as long as before the flood.
+        let (answer, took) = timed_secret(&f, CLIENT, "wrong", ATTACKER).await;
+        answer.refused("invalid_client", &[]);
+        assert_eq!(took, Duration::from_secs(2), "the real client's counter survived the flood");
+    });
 }
