@@ -85,6 +85,14 @@ pub fn for_kind(kind: RejectionKind, partner: Option<&str>) -> Option<Diagnosis>
             "the Authorization header does not carry one well-formed token (truncated, over 16 KiB, or not a JWT)",
             "send exactly one token after `Bearer `; s2sd token inspect <token> shows how it decodes, s2sd token issue --partner <name> --host <host> mints a reference token".into(),
         ),
+        K::UnsupportedCriticalHeader => d(
+            "the token's JOSE header marks extensions critical (crit) that the target does not implement",
+            "mint tokens without crit in the header (s2sd token issue --partner <name> --host <host> mints a reference token); s2sd token inspect <token> shows the header".into(),
+        ),
+        K::TokenLifetimeTooLong => d(
+            "the actor token lives longer (exp - nbf, or exp - iat) than the target accepts (48 h unless set otherwise)",
+            "issue actor tokens that live at most 24 h, as s2sd token issue does; or, on the target, raise the bound: s2sd serve --max-token-lifetime-hours <hours> (or S2S_MAX_TOKEN_LIFETIME_HOURS)".into(),
+        ),
         K::OuterTokenAlsoSigned | K::ActorTokenMustBeSigned => d(
             "the token has the wrong shape: an act-as token is an unsigned outer token carrying a signed actor token, an app-only token is the signed actor alone",
             "mint tokens with s2sd token issue --partner <name> --host <host> [--user <address>] and compare with s2sd token inspect <token>".into(),

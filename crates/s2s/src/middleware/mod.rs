@@ -232,7 +232,7 @@ where
                                 reason = rejection.reason(),
                                 code = rejection.code(),
                                 partner = rejection.partner.as_deref().unwrap_or(""),
-                                detail = %rejection.detail,
+                                detail = ?rejection.detail,
                                 "bearer token refused"
                             );
                             metrics::counter!("s2s_validation_rejected_total", "reason" => rejection.reason())

@@ -169,15 +169,16 @@ impl<'a> Assertion<'a> {
             });
         }
         let exp = self.claims.exp.ok_or(AssertionError::MissingExpiry)?;
-        if exp + skew < now {
-            return Err(AssertionError::Expired(now - exp));
+        // Saturating: the dates are the sender's, any i64 (or a float within ±1e15).
+        if exp.saturating_add(skew) < now {
+            return Err(AssertionError::Expired(now.saturating_sub(exp)));
         }
-        if let Some(nbf) = self.claims.nbf.filter(|nbf| nbf - skew > now) {
-            return Err(AssertionError::NotYetValid(nbf - now));
+        if let Some(nbf) = self.claims.nbf.filter(|nbf| nbf.saturating_sub(skew) > now) {
+            return Err(AssertionError::NotYetValid(nbf.saturating_sub(now)));
         }
         // What matters is how long a stolen assertion could still be used.
-        let lifetime = exp - now;
-        if lifetime > MAX_ASSERTION_LIFETIME + skew {
+        let lifetime = exp.saturating_sub(now);
+        if lifetime > MAX_ASSERTION_LIFETIME.saturating_add(skew) {
             return Err(AssertionError::LifetimeTooLong { lifetime, max: MAX_ASSERTION_LIFETIME });
         }
         Ok(VerifiedAssertion {
@@ -278,5 +279,58 @@ mod tests {
         assert!(matches!(err, AssertionError::BadSignature(_)));
         let none = format!("{}.{}.", "eyJhbGciOiJub25lIn0", forged.split('.').nth(1).unwrap());
         assert!(matches!(Assertion::decode(&none), Err(AssertionError::Unsigned)));
+    }
+
+    #[test]
+    fn an_assertion_marking_any_extension_critical_is_refused() {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (k, _) = key();
+        let claims = serde_json::json!({"iss": "client-id", "aud": URL, "jti": "j1", "exp": NOW + 600});
+        let signed = |header: &str| {
+            let input = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap())
+            );
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(k.sign(input.as_bytes()).unwrap()))
+        };
+        let x5t = k.x5t();
+        assert!(Assertion::decode(&signed(&format!(r#"{{"alg":"RS256","x5t":"{x5t}"}}"#))).is_ok());
+        for crit in [r#"["b64"]"#, r#"["urn:example:ext"]"#, "[]"] {
+            let token = signed(&format!(r#"{{"alg":"RS256","x5t":"{x5t}","crit":{crit},"b64":false}}"#));
+            let err = Assertion::decode(&token).unwrap_err();
+            assert!(matches!(err, AssertionError::Malformed(TokenError::UnsupportedCritical)), "{crit}: {err}");
+            assert!(!err.to_string().contains("urn:example"), "the names are not echoed: {err}");
+        }
+    }
+
+    #[test]
+    fn absurd_assertion_dates_are_refused_without_overflow() {
+        let (k, der) = key();
+        let records = vec![Arc::new(VerifyingKey::with_algorithm(&der, Algorithm::Rs256).unwrap())];
+        let aud = vec![URL.to_owned()];
+        let values = [
+            serde_json::json!(i64::MAX),
+            serde_json::json!(i64::MIN),
+            serde_json::json!(-1),
+            serde_json::json!(1e300),
+            serde_json::json!(NOW),
+            serde_json::Value::Null,
+        ];
+        for nbf in &values {
+            for exp in &values {
+                let claims = serde_json::json!({"iss": "client-id", "aud": URL, "jti": "j", "nbf": nbf, "exp": exp});
+                let a = assertion(&k, &der, Algorithm::Rs256, claims);
+                if let Ok(decoded) = Assertion::decode(&a) {
+                    for skew in [0, 300] {
+                        let r = decoded.verify("client-id", &records, &aud, NOW, skew);
+                        if let Ok(v) = r {
+                            assert!(v.expires_at >= NOW - 300 && v.expires_at <= NOW + 7200, "{nbf} {exp}");
+                        }
+                    }
+                }
+            }
+        }
     }
 }

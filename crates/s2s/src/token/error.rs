@@ -44,6 +44,10 @@ pub enum TokenError {
     /// A signed token where an unsigned outer token was expected.
     #[error("token is signed, but an outer token is unsigned (alg none, empty signature)")]
     Signed,
+    /// The header's `crit` names extensions that must be understood (RFC 7515 §4.1.11); this
+    /// implementation understands none, so any `crit` is refused. The names are not repeated.
+    #[error("the header marks extensions critical (crit) that this implementation does not implement")]
+    UnsupportedCritical,
     /// Signing failed inside the crypto library.
     #[error("signing failed")]
     SigningFailed,

@@ -52,6 +52,17 @@ impl Header {
     }
 }
 
+/// Whether a header has a `crit` member at all (whatever its value, `null` included).
+#[derive(Deserialize)]
+struct CritProbe {
+    #[serde(default, deserialize_with = "present")]
+    crit: Option<()>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| Some(()))
+}
+
 impl<'a> Compact<'a> {
     /// Splits a token into exactly three segments, refusing oversized input first.
     pub fn split(token: &'a str) -> Result<Self, TokenError> {
@@ -67,9 +78,17 @@ impl<'a> Compact<'a> {
         Ok(Self { signing_input: &token[..header.len() + 1 + payload.len()], header, payload, signature })
     }
 
-    /// Decodes the header.
+    /// Decodes the header. A header with a `crit` member is refused ([`TokenError::UnsupportedCritical`]):
+    /// RFC 7515 §4.1.11 requires refusing a JWS whose critical extensions are not understood, and
+    /// this implementation understands none (an empty or malformed `crit` is refused as well).
     pub fn header(&self) -> Result<Header, TokenError> {
-        decode_json(self.header, "header")
+        let bytes = URL_SAFE_NO_PAD.decode(self.header).map_err(|_| TokenError::Base64("header"))?;
+        let header: Header = serde_json::from_slice(&bytes).map_err(|e| json_err("header", &e))?;
+        let probe: CritProbe = serde_json::from_slice(&bytes).map_err(|e| json_err("header", &e))?;
+        if probe.crit.is_some() {
+            return Err(TokenError::UnsupportedCritical);
+        }
+        Ok(header)
     }
 
     /// Decodes the payload into `T`.

@@ -156,6 +156,7 @@ pub(super) fn parse_audience(aud: &str) -> Result<Principal, Rejection> {
 pub(super) fn malformed(e: TokenError) -> Rejection {
     match e {
         TokenError::TooLarge { .. } => Rejection::new(RejectionKind::TokenTooLarge, e.to_string()),
+        TokenError::UnsupportedCritical => Rejection::new(RejectionKind::UnsupportedCriticalHeader, e.to_string()),
         other => Rejection::new(RejectionKind::MalformedToken, format!("the token is malformed: {other}")),
     }
 }

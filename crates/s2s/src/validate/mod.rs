@@ -30,6 +30,9 @@ use crate::token::{ActorToken, Compact, OuterToken, TokenError, UserClaims};
 
 /// Clock skew allowed on `nbf`/`exp`, as .NET peers allow.
 pub const DEFAULT_SKEW_SECONDS: i64 = 300;
+/// Longest actor lifetime accepted by default (`exp - nbf`, or `exp - iat` without `nbf`): 48 h,
+/// twice the 24 h that Exchange, SharePoint and ACS issue.
+pub const DEFAULT_MAX_TOKEN_LIFETIME: std::time::Duration = std::time::Duration::from_secs(48 * 3600);
 
 /// App-only or acting for a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -81,24 +84,43 @@ pub struct Validator {
     trust: Arc<TrustStore>,
     clock: SharedClock,
     skew: i64,
+    /// Longest actor lifetime accepted, in seconds.
+    max_lifetime: i64,
     cache: cache::ValidationCache,
 }
 
 impl std::fmt::Debug for Validator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Validator").field("skew", &self.skew).finish_non_exhaustive()
+        f.debug_struct("Validator")
+            .field("skew", &self.skew)
+            .field("max_lifetime", &self.max_lifetime)
+            .finish_non_exhaustive()
     }
 }
 
 impl Validator {
     /// A validator over `trust`, reading time from `clock`, with the default skew and a cache of 16k entries.
     pub fn new(trust: Arc<TrustStore>, clock: SharedClock) -> Self {
-        Self { trust, clock, skew: DEFAULT_SKEW_SECONDS, cache: cache::ValidationCache::new(16 * 1024) }
+        Self {
+            trust,
+            clock,
+            skew: DEFAULT_SKEW_SECONDS,
+            max_lifetime: seconds_of(DEFAULT_MAX_TOKEN_LIFETIME),
+            cache: cache::ValidationCache::new(16 * 1024),
+        }
     }
 
     /// Sets the allowed clock skew.
     pub fn with_skew(mut self, seconds: i64) -> Self {
         self.skew = seconds;
+        self
+    }
+
+    /// Sets the longest actor lifetime accepted ([`DEFAULT_MAX_TOKEN_LIFETIME`] by default): an actor
+    /// whose `exp - nbf` (or `exp - iat` without `nbf`) is longer is refused
+    /// ([`RejectionKind::TokenLifetimeTooLong`]), however much of it remains.
+    pub fn with_max_token_lifetime(mut self, max: std::time::Duration) -> Self {
+        self.max_lifetime = seconds_of(max);
         self
     }
 
@@ -123,8 +145,8 @@ impl Validator {
         let snapshot = self.trust.load();
         let now = self.clock.now();
         if let Some(hit) = self.cache.get(token, authority, snapshot.generation)
-            && hit.expires_at + self.skew >= now
-            && hit.not_before.is_none_or(|nbf| nbf - self.skew <= now)
+            && hit.expires_at.saturating_add(self.skew) >= now
+            && hit.not_before.is_none_or(|nbf| nbf.saturating_sub(self.skew) <= now)
         {
             return Ok(hit);
         }
@@ -281,7 +303,15 @@ impl Validator {
         });
         // Step 6: lifetime.
         self.check_lifetime(c.nbf, c.exp, now, "actor").map_err(|r| rec.fail(Step::Lifetime, r))?;
-        rec.pass(Step::Lifetime, || self.lifetime_detail(c.nbf, c.exp, now, "actor"));
+        let lifetime =
+            self.check_lifetime_bound(c, now).map_err(|r| rec.fail(Step::Lifetime, r.partner(&partner.name)))?;
+        rec.pass(Step::Lifetime, || {
+            format!(
+                "{}; it lives {lifetime} s, within the bound of {} s",
+                self.lifetime_detail(c.nbf, c.exp, now, "actor"),
+                self.max_lifetime
+            )
+        });
         // Step 7: nameid.
         let nameid_text = c.nameid.as_deref().unwrap_or(iss_text);
         let (issuer_entry, partner) =
@@ -418,20 +448,24 @@ impl Validator {
                 .partner(&partner.name),
             )
         })?;
-        if !iss.app_id.eq_ignore_ascii_case(&partner.app_id) {
+        // The outer issuer is the actor's nameid exactly: application id and realm (both compare
+        // case-insensitively; `Principal::parse` lower-cases them). The nameid was checked in step 7.
+        let nameid_text = actor.claims.nameid.as_deref().or(actor.claims.iss.as_deref()).unwrap_or_default();
+        let nameid = Principal::parse(nameid_text).ok();
+        if nameid.as_ref().is_none_or(|n| n.app_id != iss.app_id || n.realm != iss.realm) {
             return Err(rec.fail(
                 Step::OuterIssuer,
                 Rejection::new(
                     RejectionKind::InvalidOuterTokenIssuerIdValue,
                     format!(
-                        "the outer token is issued by {}, but the actor is partner {} ({})",
-                        iss.app_id, partner.name, partner.app_id
+                        "the outer token is issued by {iss}, but the actor's nameid is {nameid_text} (partner {}): application id and realm must both be equal",
+                        partner.name
                     ),
                 )
                 .partner(&partner.name),
             ));
         }
-        rec.pass(Step::OuterIssuer, || format!("outer issuer {iss} is the actor's application"));
+        rec.pass(Step::OuterIssuer, || format!("outer issuer {iss} is the actor's nameid (application and realm)"));
         if let Some(outer_aud) = o.aud.as_deref() {
             let same = match (Principal::parse(outer_aud), actor.claims.aud.as_deref().map(Principal::parse)) {
                 (Ok(a), Some(Ok(b))) => a == b,
@@ -509,22 +543,27 @@ impl Validator {
         now: UnixTime,
         which: &str,
     ) -> Result<(), Rejection> {
+        // Saturating throughout: the dates are the sender's, any i64 (or a float within ±1e15).
         let exp =
             exp.ok_or_else(|| Rejection::new(RejectionKind::MissingExpiry, format!("the {which} token has no exp")))?;
-        if exp + self.skew < now {
+        if exp.saturating_add(self.skew) < now {
             return Err(Rejection::new(
                 RejectionKind::TokenExpired,
-                format!("the {which} token expired {} s ago (clock skew allowed: {} s)", now - exp, self.skew),
+                format!(
+                    "the {which} token expired {} s ago (clock skew allowed: {} s)",
+                    now.saturating_sub(exp),
+                    self.skew
+                ),
             ));
         }
         if let Some(nbf) = nbf
-            && nbf - self.skew > now
+            && nbf.saturating_sub(self.skew) > now
         {
             return Err(Rejection::new(
                 RejectionKind::TokenNotYetValid,
                 format!(
                     "the {which} token is not valid for another {} s (clock skew allowed: {} s)",
-                    nbf - now,
+                    nbf.saturating_sub(now),
                     self.skew
                 ),
             ));
@@ -532,23 +571,59 @@ impl Validator {
         Ok(())
     }
 
+    /// The actor's whole lifetime, `exp - nbf` (else `exp - iat`, else `exp - now`), must not exceed
+    /// the bound: a token minted to live for years is refused even while it is current. The start
+    /// counts as no later than `now` + skew (a later `nbf` is refused before; an `iat` in the future
+    /// would otherwise shorten the lifetime at will). Computed in `i128`, so no date the sender can
+    /// write overflows. Returns the lifetime in seconds.
+    fn check_lifetime_bound(&self, c: &crate::token::ActorClaims, now: UnixTime) -> Result<i128, Rejection> {
+        let exp = c.exp.unwrap_or(now);
+        let (start, from) = match (c.nbf, c.iat) {
+            (Some(nbf), _) => (nbf, "nbf"),
+            (None, Some(iat)) => (iat, "iat"),
+            (None, None) => (now, "now (no nbf or iat)"),
+        };
+        let start = start.min(now.saturating_add(self.skew));
+        let lifetime = i128::from(exp) - i128::from(start);
+        if lifetime > i128::from(self.max_lifetime) {
+            return Err(Rejection::new(
+                RejectionKind::TokenLifetimeTooLong,
+                format!(
+                    "the actor token lives {lifetime} s from {from} to exp; at most {} s ({} h) is accepted",
+                    self.max_lifetime,
+                    self.max_lifetime / 3600
+                ),
+            ));
+        }
+        Ok(lifetime)
+    }
+
     /// A passed lifetime in words (for the trace).
     fn lifetime_detail(&self, nbf: Option<UnixTime>, exp: Option<UnixTime>, now: UnixTime, which: &str) -> String {
         let exp = exp.unwrap_or_default();
         let mut t = if exp >= now {
-            format!("the {which} token expires in {} s", exp - now)
+            format!("the {which} token expires in {} s", exp.saturating_sub(now))
         } else {
-            format!("the {which} token expired {} s ago, within the allowed clock skew of {} s", now - exp, self.skew)
+            format!(
+                "the {which} token expired {} s ago, within the allowed clock skew of {} s",
+                now.saturating_sub(exp),
+                self.skew
+            )
         };
         match nbf {
             Some(nbf) if nbf > now => t.push_str(&format!(
                 "; it becomes valid in {} s, within the allowed clock skew of {} s",
-                nbf - now,
+                nbf.saturating_sub(now),
                 self.skew
             )),
-            Some(nbf) => t.push_str(&format!("; valid since {} s", now - nbf)),
+            Some(nbf) => t.push_str(&format!("; valid since {} s", now.saturating_sub(nbf))),
             None => t.push_str("; no nbf"),
         }
         t
     }
+}
+
+/// Whole seconds of `d`, saturating at `i64::MAX`.
+fn seconds_of(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }

@@ -32,6 +32,8 @@ rejection_kinds! {
     TokenTooLarge => ("token_too_large", 2005, "NoClaimFound"),
     /// Not three segments, not base64url, not JSON.
     MalformedToken => ("malformed_token", 2005, "NoClaimFound"),
+    /// The JOSE header lists `crit` extensions we do not implement (RFC 7515 §4.1.11).
+    UnsupportedCriticalHeader => ("unsupported_critical_header", 2021, "UnsupportedCriticalHeader"),
     /// The outer token carries a signature.
     OuterTokenAlsoSigned => ("outer_token_signed", 2001, "OuterTokenAlsoSigned"),
     /// An `alg=none` token presented without (or as) the actor.
@@ -68,6 +70,8 @@ rejection_kinds! {
     TokenExpired => ("token_expired", 3001, "TokenExpired"),
     /// Before `nbf` (minus skew).
     TokenNotYetValid => ("token_not_yet_valid", 3001, "TokenExpired"),
+    /// The actor's lifetime (`exp - nbf`, or `exp - iat`) is over the validator's bound.
+    TokenLifetimeTooLong => ("token_lifetime_too_long", 2020, "TokenLifetimeTooLong"),
     /// `nameid` is not `<id>@<realm>`.
     InvalidNameIdFormat => ("invalid_nameid_format", 2009, "InvalidNameIdFormat"),
     /// `nameid` names another application than the partner.
@@ -201,7 +205,7 @@ mod tests {
             assert_eq!(RejectionKind::from_reason(kind.reason()), Some(kind));
             assert!(kind.code() >= 1000, "{kind:?}");
         }
-        assert_eq!(reasons.len(), 31);
+        assert_eq!(reasons.len(), 33);
         assert_eq!(RejectionKind::from_reason("nope"), None);
     }
 }

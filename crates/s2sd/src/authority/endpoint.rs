@@ -6,15 +6,17 @@
 //! [`TokenRequest`]), decide (`grant.rs`: pure, request + snapshot + time → a [`Grant`] or an
 //! [`OAuthError`]), answer: sign a token for the grant on the signing threads, or give again the
 //! one issued for the same grant while more than half its lifetime remains, and write the OAuth
-//! JSON. Around them, the handler holds back clients that keep failing, counts outcomes and logs
-//! refusals ([`refused`]); a refusal becomes HTTP only in [`OAuthError::into_response`].
+//! JSON. Around them, the handler holds back failed requests of clients and addresses that keep
+//! failing (after deciding, so a valid credential never waits: `limiter.rs`), counts outcomes and
+//! logs refusals ([`refused`]); a refusal becomes HTTP only in [`OAuthError::into_response`].
 //! Nothing here logs a secret, an assertion or a token.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use axum::Router;
-use axum::extract::{FromRef, Path, Request, State};
+use axum::extract::{ConnectInfo, FromRef, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use s2s::client::Issuer;
@@ -106,33 +108,34 @@ pub async fn token(State(state): State<AuthorityState>, Path(realm): Path<String
         Ok(req) => req,
         Err(e) => return refused(Some(tenant), None, e),
     };
+    // Authenticate first, hold back only what failed: a request whose credential holds never waits,
+    // whatever others sent under its client id (see `limiter.rs`).
+    let source = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let limiter_key = req.claimed_client().map(|c| format!("{}|{c}", tenant.realm));
-    if let Some(key) = &limiter_key
-        && let Some(delay) = authority.delay_for(key, authority.now())
-    {
-        metrics::counter!("s2s_token_requests_delayed_total").increment(1);
-        tracing::info!(tenant = %tenant.realm, delay_ms = delay.as_millis() as u64, "token request held back after repeated failures");
-        tokio::time::sleep(delay).await;
-    }
     // Built only for assertions, whose audience is the URL the client used.
     let target = || {
         let host = request_authority(uri, headers);
         let url = format!("{}://{host}{}", authority.scheme(), uri.path());
         Target { url_with_query: uri.query().map(|q| format!("{url}?{q}")), url, authority: host }
     };
-    let outcome = issue(&state, &snapshot, tenant, &req, &target).await;
-    if let Some(key) = &limiter_key {
-        match &outcome {
-            Ok(_) => authority.record_success(key),
-            Err(_) => authority.record_failure(key, authority.now()),
-        }
-    }
-    match outcome {
+    match issue(&state, &snapshot, tenant, &req, &target).await {
         Ok(response) => {
+            if let Some(key) = &limiter_key {
+                authority.record_success(key, source);
+            }
             metrics::counter!("s2s_token_requests_total", "outcome" => "issued").increment(1);
             response
         }
-        Err(e) => refused(Some(tenant), req.claimed_client().as_deref(), e),
+        Err(e) => {
+            let now = authority.now();
+            if let Some(delay) = authority.delay_for(limiter_key.as_deref(), source, now) {
+                metrics::counter!("s2s_token_requests_delayed_total").increment(1);
+                tracing::info!(tenant = ?tenant.realm, delay_ms = delay.as_millis() as u64, "failed token request held back after repeated failures");
+                tokio::time::sleep(delay).await;
+            }
+            authority.record_failure(limiter_key.as_deref(), source, now);
+            refused(Some(tenant), req.claimed_client().as_deref(), e)
+        }
     }
 }
 
@@ -221,14 +224,17 @@ async fn sign(
     Ok(IssuedToken { access_token, iat: now, nbf, exp })
 }
 
-/// Counts and logs a refusal, and answers it.
+/// Counts and logs a refusal, and answers it. The fields are structured and Debug-formatted
+/// (`?`): quoted, with control characters escaped, so no value can start a line of its own — on
+/// top of `client` being a GUID (see [`TokenRequest::claimed_client`]) and the description naming
+/// fields rather than repeating their values (`error.rs`).
 fn refused(tenant: Option<&Tenant>, client: Option<&str>, e: OAuthError) -> Response {
     metrics::counter!("s2s_token_requests_total", "outcome" => e.error.as_str()).increment(1);
     tracing::info!(
-        tenant = tenant.map(|t| t.realm.as_str()).unwrap_or("?"),
-        client = client.unwrap_or("?"),
+        tenant = ?tenant.map(|t| t.realm.as_str()).unwrap_or("?"),
+        client = ?client.unwrap_or("?"),
         error = e.error.as_str(),
-        reason = %e.description(),
+        reason = ?e.description(),
         "token request refused"
     );
     e.into_response()

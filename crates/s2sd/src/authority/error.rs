@@ -4,7 +4,11 @@
 //!
 //! Descriptions name the missing piece and the `s2sd` command that adds it. Error numbers follow
 //! Entra ID's `AADSTS` numbers where one fits, with ACS's `ACS` prefix. A description never
-//! carries a secret, an assertion or a token. Nothing here decides whether a request is granted.
+//! carries a secret, an assertion or a token, nor any value of the request that was not first
+//! validated: a refusal names the field, and shows its value only when it is a word of a fixed
+//! vocabulary or passed a strict check (a GUID, a DNS name) — a secret smuggled into another field
+//! (a body with `;` separators) or a line break meant to forge a log line is never repeated.
+//! Nothing here decides whether a request is granted.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -84,13 +88,30 @@ pub(super) fn missing(text: impl Into<String>) -> OAuthError {
     OAuthError::new(ErrorCode::InvalidRequest, 90014, text)
 }
 
-/// A token request to a realm this authority does not serve (90002).
+/// A token request to a realm this authority does not serve (90002). The realm comes from the URL:
+/// it is shown only when it is a GUID or a DNS name.
 pub(super) fn unknown_tenant(realm: &str) -> OAuthError {
-    OAuthError::new(
-        ErrorCode::InvalidRequest,
-        90002,
-        format!("unknown tenant {realm}: this authority has no such realm (s2sd tenant new --realm {realm})"),
-    )
+    let text = if is_realm(realm) {
+        format!("unknown tenant {realm}: this authority has no such realm (s2sd tenant new --realm {realm})")
+    } else {
+        "unknown tenant: the realm in the token URL is not a tenant of this authority (a realm is a GUID: s2sd tenant list)"
+            .to_owned()
+    };
+    OAuthError::new(ErrorCode::InvalidRequest, 90002, text)
+}
+
+/// True for a value safe to show as a realm: a GUID or a DNS name (letters, digits, `-`, dots).
+pub(super) fn is_realm(s: &str) -> bool {
+    s2s::principal::is_guid(s) || is_dns_name(s)
+}
+
+/// True for a DNS name: 1–253 characters, labels of 1–63 letters, digits, `-` or `_`.
+pub(super) fn is_dns_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`: token answers, granted or refused.

@@ -8,6 +8,12 @@
 //! grant and answers. The one memory it touches is the replay memory it is handed
 //! ([`SeenAssertions`]), where an assertion is spent once its signature, audience and dates hold,
 //! before the resource is looked at. It never logs.
+//!
+//! Refusals never repeat a value of the request unless it is a word of a fixed vocabulary (a grant
+//! type OAuth defines) or passed a strict check (a client id that is a GUID, a realm that is a
+//! GUID or a DNS name, a resource that parsed as `<GUID>/<host>@<realm>`): a client that puts its
+//! secret in the wrong field, or a line break in a value to forge a log line, finds neither
+//! repeated in the answer nor in the log (see `error.rs`).
 
 use std::sync::Arc;
 
@@ -15,7 +21,7 @@ use s2s::clock::UnixTime;
 use s2s::principal::{ACS, Principal};
 use s2s::token::{Assertion, AssertionError};
 
-use super::error::{ErrorCode, OAuthError, malformed, missing};
+use super::error::{ErrorCode, OAuthError, is_dns_name, is_realm, malformed, missing};
 use super::request::TokenRequest;
 use super::{ASSERTION_SKEW, ServicePrincipal, Snapshot, Spn, Tenant};
 
@@ -25,6 +31,21 @@ pub const GRANT_JWT_BEARER_LEGACY: &str = "http://oauth.net/grant_type/jwt/1.0/b
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 /// RFC 7523's `client_assertion_type`.
 pub const CLIENT_ASSERTION_TYPE_JWT: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Grant types OAuth defines that this endpoint does not support: named back when refused.
+const OTHER_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "password",
+    "refresh_token",
+    "implicit",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+    "urn:ietf:params:oauth:grant-type:saml2-bearer",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:uma-ticket",
+];
+/// Client assertion types OAuth defines that this endpoint does not support: named back when refused.
+const OTHER_ASSERTION_TYPES: &[&str] = &["urn:ietf:params:oauth:client-assertion-type:saml2-bearer"];
 
 /// What a granted request gets a token for.
 #[derive(Debug, Clone)]
@@ -110,9 +131,12 @@ fn client_auth(req: &TokenRequest) -> Result<ClientAuth<'_>, OAuthError> {
             (Some(assertion), None) => {
                 let kind = req.client_assertion_type.as_deref().unwrap_or_default();
                 if !kind.eq_ignore_ascii_case(CLIENT_ASSERTION_TYPE_JWT) {
-                    return Err(malformed(format!(
-                        "client_assertion_type must be {CLIENT_ASSERTION_TYPE_JWT} (it is `{kind}`)"
-                    )));
+                    let it = match kind {
+                        "" => "it is missing".to_owned(),
+                        k if OTHER_ASSERTION_TYPES.iter().any(|t| t.eq_ignore_ascii_case(k)) => format!("it is `{k}`"),
+                        _ => "it is not a type this server knows".to_owned(),
+                    };
+                    return Err(malformed(format!("client_assertion_type must be {CLIENT_ASSERTION_TYPE_JWT} ({it})")));
                 }
                 Ok(ClientAuth::Assertion {
                     client_id: req.client_id.as_deref(),
@@ -150,35 +174,53 @@ fn client_auth(req: &TokenRequest) -> Result<ClientAuth<'_>, OAuthError> {
             failure: ErrorCode::InvalidGrant,
         });
     }
+    let which = match OTHER_GRANT_TYPES.iter().find(|t| t.eq_ignore_ascii_case(grant)) {
+        Some(known) => format!("grant_type `{known}` is not supported here"),
+        None => "the grant_type is not one this server supports".to_owned(),
+    };
     Err(OAuthError::new(
         ErrorCode::UnsupportedGrantType,
         70003,
         format!(
-            "grant_type `{grant}` is not supported here: use {GRANT_CLIENT_CREDENTIALS} or {GRANT_JWT_BEARER_LEGACY}"
+            "{which}: use {GRANT_CLIENT_CREDENTIALS} or {GRANT_JWT_BEARER_LEGACY} (and separate the form's fields with &)"
         ),
     ))
 }
-/// `<id>@<realm>` or bare `<id>` → the lower-case app id; the realm, if any, must be the tenant's.
+
+/// `<id>@<realm>` or bare `<id>` → the lower-case app id, a GUID (every service principal's is); the
+/// realm, if any, must be the tenant's. Values are shown only once they are a GUID / a realm.
 fn client_app_id(client_id: &str, tenant: &Tenant) -> Result<String, OAuthError> {
+    let t = &tenant.realm;
     let (app, realm) = match client_id.rsplit_once('@') {
         Some((app, realm)) => (app, Some(realm)),
         None => (client_id, None),
     };
-    if let Some(realm) = realm
-        && !realm.eq_ignore_ascii_case(&tenant.realm)
-    {
+    let app = app.trim().to_ascii_lowercase();
+    if app.is_empty() {
+        return Err(missing("client_id names no application id"));
+    }
+    if !s2s::principal::is_guid(&app) {
         return Err(OAuthError::new(
             ErrorCode::InvalidClient,
             700016,
             format!(
-                "client {client_id} belongs to realm {realm}, but this is the token endpoint of tenant {t}: send it to /{realm}/tokens/OAuth/2, or use client_id {app}@{t}",
-                t = tenant.realm
+                "the client id is not an application id: send <application id GUID> or <application id>@{t} (s2sd service-principal list --tenant {t})"
             ),
         ));
     }
-    let app = app.trim().to_ascii_lowercase();
-    if app.is_empty() {
-        return Err(missing("client_id names no application id"));
+    if let Some(realm) = realm
+        && !realm.eq_ignore_ascii_case(t)
+    {
+        let text = if is_realm(realm) {
+            format!(
+                "client {app}@{realm} belongs to realm {realm}, but this is the token endpoint of tenant {t}: send it to /{realm}/tokens/OAuth/2, or use client_id {app}@{t}"
+            )
+        } else {
+            format!(
+                "the client id names another realm than this tenant's ({t}): use client_id {app}@{t}, or the token endpoint of the client's tenant"
+            )
+        };
+        return Err(OAuthError::new(ErrorCode::InvalidClient, 700016, text));
     }
     Ok(app)
 }
@@ -298,7 +340,8 @@ fn check_assertion(
 ) -> Result<Arc<ServicePrincipal>, OAuthError> {
     let realm = &tenant.realm;
     let fail = |number: u32, text: String| OAuthError::new(error, number, text);
-    let assertion = Assertion::decode(token).map_err(|e| fail(50027, format!("the assertion is unusable: {e}")))?;
+    let assertion =
+        Assertion::decode(token).map_err(|e| fail(50027, format!("the assertion is unusable: {}", described(&e))))?;
     let claimed = assertion
         .claims
         .iss
@@ -312,7 +355,7 @@ fn check_assertion(
             return Err(OAuthError::new(
                 ErrorCode::InvalidClient,
                 700021,
-                format!("client_id {id} differs from the assertion's issuer {claimed}"),
+                format!("client_id {given} differs from the assertion's issuer {app}"),
             ));
         }
     }
@@ -352,7 +395,7 @@ fn check_assertion(
                 AssertionError::WrongAudience { .. } => format!(" (set aud to {})", target.url),
                 _ => String::new(),
             };
-            fail(number, format!("{e}{fix}"))
+            fail(number, format!("{}{fix}", described(&e)))
         })?;
     if let Some(c) = principal.certificate(&verified.x5t) {
         credential_dates("certificate", &c.id, c.start_at, c.end_at, &app, realm, now, &add, error)?;
@@ -367,6 +410,22 @@ fn check_assertion(
         ));
     }
     Ok(principal)
+}
+
+/// An assertion refusal in words that repeat nothing the assertion says (its header's thumbprint and
+/// alg, its aud, what the JSON parser quoted): our own facts and numbers only.
+fn described(e: &AssertionError) -> String {
+    use s2s::token::TokenError;
+    match e {
+        AssertionError::Malformed(TokenError::Json { part, .. }) => {
+            format!("the assertion is malformed: its {part} is not the JSON of a JWT")
+        }
+        AssertionError::UnknownCertificate { client, .. } => format!(
+            "no certificate registered for {client} matches the assertion's header (its x5t, x5t#S256 or kid, with its alg: RS256 or PS256)"
+        ),
+        AssertionError::WrongAudience { .. } => "the assertion's audience (aud) is not this token endpoint".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// The resource as requested and as the audience: `resource`, else the `scope` (with any
@@ -428,11 +487,13 @@ fn resource(req: &TokenRequest, tenant: &Tenant) -> Result<(String, Principal), 
 
 fn parse_resource(text: &str, tenant: &Tenant) -> Result<Principal, OAuthError> {
     let realm = &tenant.realm;
+    // The value is the client's: it is never repeated here, and what passes is a GUID, a host name
+    // and this tenant's realm, safe to name in later refusals.
     let invalid = |why: &str| {
         OAuthError::new(
             ErrorCode::InvalidResource,
             500011,
-            format!("resource `{text}` {why}: this authority issues for <app id>/<host>@{realm}"),
+            format!("the resource (resource or scope) {why}: this authority issues for <app id>/<host>@{realm}"),
         )
     };
     if text.contains("://") {
@@ -440,11 +501,17 @@ fn parse_resource(text: &str, tenant: &Tenant) -> Result<Principal, OAuthError> 
     }
     let full = if text.contains('@') { text.to_owned() } else { format!("{text}@{realm}") };
     let p = Principal::parse(&full).map_err(|_| invalid("is not of the form <app id>/<host>@<realm>"))?;
-    if p.host.is_none() {
-        return Err(invalid("names no host"));
+    let Some(authority) = p.host.as_deref() else { return Err(invalid("names no host")) };
+    if !s2s::principal::is_guid(&p.app_id) {
+        return Err(invalid("names no application id (a GUID)"));
+    }
+    let (host, port) = s2s::principal::split_authority(authority);
+    if !is_dns_name(host) || port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(invalid("names no host name"));
     }
     if !p.realm.eq_ignore_ascii_case(realm) {
-        return Err(invalid(&format!("is in realm {}, not in this tenant's", p.realm)));
+        let which = if is_realm(&p.realm) { format!("is in realm {}", p.realm) } else { "is in another realm".into() };
+        return Err(invalid(&format!("{which}, not in this tenant's")));
     }
     Ok(p)
 }

@@ -10,8 +10,8 @@
 //! threads. Nothing here knows the server that composes the roles, nor the CLI.
 //!
 //! This module owns the decisions: which tenant, which principal, whether a credential holds now,
-//! whether a host matches an SPN, whether an assertion was seen before, and how long a client that
-//! keeps failing waits. It holds the configuration as an immutable [`Snapshot`] built when the
+//! whether a host matches an SPN, whether an assertion was seen before, and how long a failing
+//! request waits (`limiter.rs`: never a request whose credential holds). It holds the configuration as an immutable [`Snapshot`] built when the
 //! store changes (certificates parsed into verifying keys then, never per request) and published
 //! through `ArcSwap`. It never stores anything itself (the store does), never logs a secret, an
 //! assertion or a token, and signs with the node's own issuer key, so certificate rollover
@@ -27,10 +27,12 @@ pub mod discovery;
 pub mod endpoint;
 pub mod error;
 pub mod grant;
+pub mod limiter;
 pub mod request;
 pub mod signer;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -51,17 +53,10 @@ pub const ASSERTION_SKEW: i64 = 300;
 pub const TOKEN_LIFETIME: i64 = 86_400;
 /// `nbf` of an issued token is back-dated by this much (ACS back-dates about 5 min).
 pub const TOKEN_NBF_BACKDATE: i64 = 300;
-/// Failures from one client within [`FAILURE_WINDOW`] seconds before its requests are slowed down.
-pub const FAILURES_BEFORE_DELAY: u32 = 5;
-/// A client's failure count is forgotten this many seconds after its last failure.
-pub const FAILURE_WINDOW: i64 = 60;
-/// The longest a request of a failing client is held back.
-pub const MAX_DELAY: Duration = Duration::from_secs(5);
+pub use limiter::{FAILURE_WINDOW, FAILURES_BEFORE_DELAY, FAILURES_PER_SOURCE_BEFORE_DELAY, MAX_DELAY};
 /// Bytes of a generated client secret (before base64).
 pub const SECRET_BYTES: usize = 32;
 
-/// Clients whose failures are tracked at once (least recently seen ones are forgotten first).
-const LIMITER_CAPACITY: usize = 16 * 1024;
 /// Assertions remembered for replay detection.
 const REPLAY_CAPACITY: usize = 64 * 1024;
 /// Issued tokens remembered for reuse (a token is about 1 KB).
@@ -88,7 +83,7 @@ pub struct Authority {
     issued: Cache<String, Arc<IssuedToken>>,
     /// Signs issued tokens off the async workers.
     pub signer: signer::Signer,
-    limiter: Limiter,
+    limiter: limiter::Limiter,
     https: AtomicBool,
     clock: SharedClock,
     /// The JWKS of the node's published certificates, with the metadata document it was built from.
@@ -186,17 +181,6 @@ pub enum SpnError {
     BadHost(String),
 }
 
-/// Per-client failure counts.
-struct Limiter {
-    failures: Cache<String, Failures>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: UnixTime,
-}
-
 impl Authority {
     /// An authority over `store`, loaded. A failed first load is logged (every tenant is unknown
     /// until then) and retried with every reload.
@@ -216,7 +200,7 @@ impl Authority {
             replay: Cache::new(REPLAY_CAPACITY),
             issued: Cache::new(ISSUED_CAPACITY),
             signer: signer::Signer::per_core(),
-            limiter: Limiter { failures: Cache::new(LIMITER_CAPACITY) },
+            limiter: limiter::Limiter::default(),
             https: AtomicBool::new(true),
             clock,
             jwks: arc_swap::ArcSwapOption::empty(),
@@ -326,19 +310,20 @@ impl Authority {
         self.issued.insert(grant, token);
     }
 
-    /// How long to hold back a request from `client` (a key naming tenant and client id).
-    pub fn delay_for(&self, client: &str, now: UnixTime) -> Option<Duration> {
-        self.limiter.delay(client, now)
+    /// How long to hold back a *failed* request from `client` (a key naming tenant and client id,
+    /// when the request named a well-formed one) at `source` (see `limiter.rs`).
+    pub fn delay_for(&self, client: Option<&str>, source: Option<IpAddr>, now: UnixTime) -> Option<Duration> {
+        self.limiter.delay(client, source, now)
     }
 
-    /// Counts a failed request from `client`.
-    pub fn record_failure(&self, client: &str, now: UnixTime) {
-        self.limiter.failed(client, now);
+    /// Counts a failed request from `client` at `source`.
+    pub fn record_failure(&self, client: Option<&str>, source: Option<IpAddr>, now: UnixTime) {
+        self.limiter.failed(client, source, now);
     }
 
-    /// Forgets `client`'s failures after a success.
-    pub fn record_success(&self, client: &str) {
-        self.limiter.failures.remove(client);
+    /// Forgets `client`'s failures at `source` after it authenticated.
+    pub fn record_success(&self, client: &str, source: Option<IpAddr>) {
+        self.limiter.succeeded(client, source);
     }
 }
 
@@ -434,30 +419,6 @@ impl Spn {
         match self.host.strip_prefix('*') {
             Some(suffix) => host.strip_suffix(suffix).is_some_and(|label| !label.is_empty() && !label.contains('.')),
             None => host == self.host,
-        }
-    }
-}
-
-impl Limiter {
-    fn delay(&self, client: &str, now: UnixTime) -> Option<Duration> {
-        let f = self.failures.get(client)?;
-        if f.count < FAILURES_BEFORE_DELAY || now - f.last >= FAILURE_WINDOW {
-            return None;
-        }
-        let secs = u64::from(f.count - FAILURES_BEFORE_DELAY + 1);
-        Some(Duration::from_secs(secs).min(MAX_DELAY))
-    }
-
-    fn failed(&self, client: &str, now: UnixTime) {
-        match self.failures.entry(client, Some(Duration::from_millis(10)), |_, f: &mut Failures| {
-            f.count = if now - f.last >= FAILURE_WINDOW { 1 } else { f.count.saturating_add(1) };
-            f.last = now;
-            EntryAction::Retain(())
-        }) {
-            EntryResult::Vacant(guard) | EntryResult::Replaced(guard, _) => {
-                let _ = guard.insert(Failures { count: 1, last: now });
-            }
-            EntryResult::Retained(()) | EntryResult::Removed(..) | EntryResult::Timeout => {}
         }
     }
 }

@@ -49,7 +49,9 @@ impl std::fmt::Debug for TokenRequest {
 }
 
 impl TokenRequest {
-    /// The client id the request claims, before anything is verified: for the failure counter.
+    /// The application id the request claims, before anything is verified: for the failure counter
+    /// and the log. Only a GUID (lower case) is returned — anything else names no client this
+    /// authority could have, and is never logged.
     pub fn claimed_client(&self) -> Option<String> {
         let from_assertion = || {
             let token = self.client_assertion.as_deref().or(self.assertion.as_deref())?;
@@ -58,7 +60,7 @@ impl TokenRequest {
         };
         let id = self.client_id.clone().or_else(from_assertion)?;
         let app = id.rsplit_once('@').map_or(id.as_str(), |(app, _)| app).trim().to_ascii_lowercase();
-        (!app.is_empty()).then_some(app)
+        s2s::principal::is_guid(&app).then_some(app)
     }
 }
 
@@ -110,8 +112,18 @@ pub async fn read(headers: &HeaderMap, body: Body) -> Result<TokenRequest, OAuth
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
         let mime = ct.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim();
         if !mime.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            // The header is the client's: named only when it is a plain media type.
+            let token = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 64
+                    && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$&^_.+-".contains(&b))
+            };
+            let shown = match mime.split_once('/') {
+                Some((a, b)) if token(a) && token(b) => format!("`{mime}`"),
+                _ => "not a media type".to_owned(),
+            };
             return Err(malformed(format!(
-                "the body is `{mime}`; token requests are application/x-www-form-urlencoded forms"
+                "the body's Content-Type is {shown}; token requests are application/x-www-form-urlencoded forms"
             )));
         }
     }

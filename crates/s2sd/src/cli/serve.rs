@@ -36,6 +36,11 @@ pub struct Args {
     /// Milliseconds between checks of the store for configuration changes.
     #[arg(long, default_value_t = 500)]
     pub poll_interval_ms: u64,
+    /// Longest lifetime (exp - nbf, or exp - iat) of an incoming actor token, in hours: longer-lived
+    /// tokens are refused (token_lifetime_too_long, 2020) even while current. Exchange, SharePoint
+    /// and ACS issue 24 h tokens.
+    #[arg(long, env = "S2S_MAX_TOKEN_LIFETIME_HOURS", default_value_t = 48, value_parser = clap::value_parser!(u64).range(1..=8760))]
+    pub max_token_lifetime_hours: u64,
 }
 
 pub async fn run(args: Args, store_flag: Option<&str>, out: &Printer) -> anyhow::Result<ExitCode> {
@@ -70,7 +75,10 @@ pub async fn run(args: Args, store_flag: Option<&str>, out: &Printer) -> anyhow:
     let listener =
         std::net::TcpListener::bind(args.listen).with_context(|| format!("cannot listen on {}", args.listen))?;
     let cancel = CancellationToken::new();
-    let running = server::start(stores, s2s::clock::system(), options, listener, cancel.clone()).await?;
+    let limits =
+        server::ValidationLimits { max_token_lifetime: Duration::from_secs(args.max_token_lifetime_hours * 3600) };
+    let running =
+        server::start_with_limits(stores, s2s::clock::system(), options, limits, listener, cancel.clone()).await?;
     out.emit(
         format!(
             "Serving {}://{} (metadata at /metadata/json/1; store {}){}",

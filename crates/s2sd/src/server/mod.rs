@@ -82,7 +82,20 @@ pub struct Running {
     pub done: tokio::task::JoinHandle<Result<(), ServerError>>,
 }
 
-/// Starts serving on `listener` until `cancel` fires.
+/// What incoming tokens are held to, beyond the protocol's own checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationLimits {
+    /// Longest actor-token lifetime accepted (`exp - nbf`, or `exp - iat`).
+    pub max_token_lifetime: Duration,
+}
+
+impl Default for ValidationLimits {
+    fn default() -> Self {
+        Self { max_token_lifetime: s2s::validate::DEFAULT_MAX_TOKEN_LIFETIME }
+    }
+}
+
+/// Starts serving on `listener` until `cancel` fires, with the default [`ValidationLimits`].
 pub async fn start(
     stores: Stores,
     clock: SharedClock,
@@ -90,10 +103,30 @@ pub async fn start(
     listener: std::net::TcpListener,
     cancel: CancellationToken,
 ) -> Result<Running, ServerError> {
+    start_with_limits(stores, clock, options, ValidationLimits::default(), listener, cancel).await
+}
+
+/// Starts serving on `listener` until `cancel` fires, validating tokens within `limits`.
+pub async fn start_with_limits(
+    stores: Stores,
+    clock: SharedClock,
+    options: ServeOptions,
+    limits: ValidationLimits,
+    listener: std::net::TcpListener,
+    cancel: CancellationToken,
+) -> Result<Running, ServerError> {
     let addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: "?".into(), source })?;
     listener.set_nonblocking(true).map_err(|source| ServerError::Listen { addr: addr.to_string(), source })?;
     metrics_handle();
-    let state = AppState::start(stores, clock.clone(), options.refresh.clone(), options.poll, cancel.clone()).await?;
+    let state = AppState::start_with_limits(
+        stores,
+        clock.clone(),
+        options.refresh.clone(),
+        options.poll,
+        limits,
+        cancel.clone(),
+    )
+    .await?;
     state.authority.set_https(options.tls.is_some());
     let app = router(state.clone());
     let listen_err = move |source| ServerError::Listen { addr: addr.to_string(), source };
@@ -109,14 +142,19 @@ pub async fn start(
                 cancel.cancelled().await;
                 handle.graceful_shutdown(Some(Duration::from_secs(5)));
             });
-            let done = tokio::spawn(async move { server.serve(app.into_make_service()).await.map_err(listen_err) });
+            let done = tokio::spawn(async move {
+                server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await.map_err(listen_err)
+            });
             Ok(Running { addr, scheme: "https", tls_cert: Some(cert), state, done })
         }
         None => {
             tracing::warn!(%addr, "serving PLAIN HTTP (--insecure-http): tokens cross the network unencrypted");
             let listener = tokio::net::TcpListener::from_std(listener).map_err(listen_err)?;
             let done = tokio::spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(cancel.cancelled_owned()).await.map_err(listen_err)
+                axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                    .with_graceful_shutdown(cancel.cancelled_owned())
+                    .await
+                    .map_err(listen_err)
             });
             Ok(Running { addr, scheme: "http", tls_cert: None, state, done })
         }

@@ -143,6 +143,18 @@ impl AppState {
         poll: Duration,
         cancel: CancellationToken,
     ) -> Result<Self, StoreError> {
+        Self::start_with_limits(stores, clock, policy, poll, super::ValidationLimits::default(), cancel).await
+    }
+
+    /// [`Self::start`], validating incoming tokens within `limits`.
+    pub async fn start_with_limits(
+        stores: Stores,
+        clock: SharedClock,
+        policy: RefreshPolicy,
+        poll: Duration,
+        limits: super::ValidationLimits,
+        cancel: CancellationToken,
+    ) -> Result<Self, StoreError> {
         let Stores { config: store, mailbox, authority } = stores;
         let loaded = trust::load(store.as_ref(), clock.now()).await?;
         let authority = Arc::new(crate::authority::Authority::load(authority, clock.clone()).await);
@@ -152,7 +164,9 @@ impl AppState {
         report_expiring(&[], &loaded.expiring);
         let schedule = Schedule { expiring: loaded.expiring, next_change_at: loaded.next_change_at };
         let trust = Arc::new(TrustStore::new(loaded.local, loaded.partners));
-        let validator = Arc::new(Validator::new(Arc::clone(&trust), clock.clone()));
+        let validator = Arc::new(
+            Validator::new(Arc::clone(&trust), clock.clone()).with_max_token_lifetime(limits.max_token_lifetime),
+        );
         let issuer = Arc::new(Issuer::new(loaded.issuer, clock.clone()));
         let hook_store = Arc::clone(&store);
         let hook: refresh::ReportHook = Arc::new(move |report: FetchReport| {

@@ -11,6 +11,7 @@
 mod discovery;
 mod fixture;
 mod grant;
+mod hardening;
 mod model;
 mod refusals;
 mod request;

@@ -58,27 +58,27 @@ fn spns_refuse_what_is_not_a_host_of_this_principal() {
 fn failing_clients_wait_longer_and_longer_then_are_forgotten() {
     let a = Authority::new(None, Arc::new(FixedClock::new(NOW)));
     for i in 0..FAILURES_BEFORE_DELAY {
-        assert_eq!(a.delay_for("t|c", NOW), None, "after {i} failures");
-        a.record_failure("t|c", NOW);
+        assert_eq!(a.delay_for(Some("t|c"), None, NOW), None, "after {i} failures");
+        a.record_failure(Some("t|c"), None, NOW);
     }
     let delays: Vec<u64> = (0..7)
         .map(|_| {
-            let d = a.delay_for("t|c", NOW).unwrap().as_secs();
-            a.record_failure("t|c", NOW);
+            let d = a.delay_for(Some("t|c"), None, NOW).unwrap().as_secs();
+            a.record_failure(Some("t|c"), None, NOW);
             d
         })
         .collect();
     assert_eq!(delays, [1, 2, 3, 4, 5, 5, 5]);
-    assert_eq!(a.delay_for("t|other", NOW), None, "per client");
-    assert_eq!(a.delay_for("t|c", NOW + FAILURE_WINDOW), None, "a minute after the last failure");
-    a.record_failure("t|c", NOW + FAILURE_WINDOW);
-    assert_eq!(a.delay_for("t|c", NOW + FAILURE_WINDOW), None, "the count starts again");
+    assert_eq!(a.delay_for(Some("t|other"), None, NOW), None, "per client");
+    assert_eq!(a.delay_for(Some("t|c"), None, NOW + FAILURE_WINDOW), None, "a minute after the last failure");
+    a.record_failure(Some("t|c"), None, NOW + FAILURE_WINDOW);
+    assert_eq!(a.delay_for(Some("t|c"), None, NOW + FAILURE_WINDOW), None, "the count starts again");
     for _ in 0..FAILURES_BEFORE_DELAY {
-        a.record_failure("t|c", NOW + FAILURE_WINDOW);
+        a.record_failure(Some("t|c"), None, NOW + FAILURE_WINDOW);
     }
-    assert!(a.delay_for("t|c", NOW + FAILURE_WINDOW).is_some());
-    a.record_success("t|c");
-    assert_eq!(a.delay_for("t|c", NOW + FAILURE_WINDOW), None, "a success forgets");
+    assert!(a.delay_for(Some("t|c"), None, NOW + FAILURE_WINDOW).is_some());
+    a.record_success("t|c", None);
+    assert_eq!(a.delay_for(Some("t|c"), None, NOW + FAILURE_WINDOW), None, "a success forgets");
 }
 
 #[test]

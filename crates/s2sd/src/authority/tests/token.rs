@@ -173,20 +173,26 @@ fn repeated_failures_slow_the_client_down_and_are_counted() {
                 with_secret(&f, CLIENT, "wrong").await.refused("invalid_client", &[]);
                 assert_eq!(start.elapsed(), Duration::ZERO, "the first failures are not held back");
             }
-            // The sixth request is held back a second, even with the right secret; a success forgets.
+            // The sixth failure is held back a second; the right secret never is, and a success forgets.
             let start = Instant::now();
-            with_secret(&f, CLIENT, &f.secret).await.issued();
+            with_secret(&f, CLIENT, "wrong").await.refused("invalid_client", &[]);
             assert_eq!(start.elapsed(), Duration::from_secs(1));
             let start = Instant::now();
             with_secret(&f, CLIENT, &f.secret).await.issued();
             assert_eq!(start.elapsed(), Duration::ZERO);
+            let start = Instant::now();
+            with_secret(&f, CLIENT, &f.secret).await.issued();
+            assert_eq!(start.elapsed(), Duration::ZERO);
+            let start = Instant::now();
+            with_secret(&f, CLIENT, "wrong").await.refused("invalid_client", &[]);
+            assert_eq!(start.elapsed(), Duration::ZERO, "the success forgot the failures");
             // Another client is not affected by this one's failures.
-            assert!(f.authority.delay_for(&format!("{REALM}|{DISABLED}"), NOW).is_none());
+            assert!(f.authority.delay_for(Some(&format!("{REALM}|{DISABLED}")), None, NOW).is_none());
         });
     });
     let text = metrics.render();
     for line in [
-        "s2s_token_requests_total{outcome=\"invalid_client\"} 5",
+        "s2s_token_requests_total{outcome=\"invalid_client\"} 7",
         "s2s_token_requests_total{outcome=\"issued\"} 2",
         "s2s_token_requests_delayed_total 1",
         "s2s_tokens_reused_total 1",
