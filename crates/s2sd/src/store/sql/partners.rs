@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use super::Db;
 use super::config::Tx;
 use crate::store::records::{self, MetadataStatus, unknown_value};
 use crate::store::{PartnerRecord, StoreError, duplicate_or};
@@ -74,6 +75,31 @@ pub(super) async fn partner_in(tx: &mut Tx, name: &str) -> Result<Option<Partner
     partner_record(row, certificates).map(Some)
 }
 
+/// A query on the partner columns, in their order as `$1`…`$17`.
+type PartnerQuery<'q> = sqlx::query::QueryScalar<'q, Db, i64, <Db as sqlx::Database>::Arguments>;
+
+/// Binds `record`'s columns as `$1`…`$17`, in the order both the INSERT and the UPDATE name them.
+fn bind_columns<'q>(query: PartnerQuery<'q>, record: &'q PartnerRecord) -> PartnerQuery<'q> {
+    query
+        .bind(&record.name)
+        .bind(&record.application_id)
+        .bind(&record.realm)
+        .bind(record.metadata_url.as_deref())
+        .bind(records::trust_level_text(record.trust_level))
+        .bind(record.enabled)
+        .bind(record.allow_http_metadata)
+        .bind(record.tls_ca_pem.as_deref())
+        .bind(record.metadata_fetched_at)
+        .bind(record.metadata_status.as_ref().map(MetadataStatus::as_str))
+        .bind(record.metadata_refresh_interval)
+        .bind(record.linked_account.as_deref())
+        .bind(record.accept_security_identifier_information)
+        .bind(records::kind_text(record.kind))
+        .bind(record.use_auth_server)
+        .bind(record.created_at)
+        .bind(record.updated_at)
+}
+
 /// Inserts the partner with its certificates; a name clash is [`StoreError::Duplicate`].
 pub(super) async fn insert_partner(tx: &mut Tx, record: &PartnerRecord) -> Result<(), StoreError> {
     let id = sqlx::query_scalar::<_, i64>(
@@ -81,27 +107,11 @@ pub(super) async fn insert_partner(tx: &mut Tx, record: &PartnerRecord) -> Resul
              allow_http_metadata, tls_ca_pem, metadata_fetched_at, metadata_status, metadata_refresh_interval, \
              linked_account, accept_security_identifier_information, kind, use_auth_server, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
-    )
-    .bind(&record.name)
-    .bind(&record.application_id)
-    .bind(&record.realm)
-    .bind(record.metadata_url.as_deref())
-    .bind(records::trust_level_text(record.trust_level))
-    .bind(record.enabled)
-    .bind(record.allow_http_metadata)
-    .bind(record.tls_ca_pem.as_deref())
-    .bind(record.metadata_fetched_at)
-    .bind(record.metadata_status.as_ref().map(MetadataStatus::as_str))
-    .bind(record.metadata_refresh_interval)
-    .bind(record.linked_account.as_deref())
-    .bind(record.accept_security_identifier_information)
-    .bind(records::kind_text(record.kind))
-    .bind(record.use_auth_server)
-    .bind(record.created_at)
-    .bind(record.updated_at)
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(|error| duplicate_or(error, "partner application", &record.name))?;
+    );
+    let id = bind_columns(id, record)
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(|error| duplicate_or(error, "partner application", &record.name))?;
     replace_partner_certificates(tx, id, &record.certificates).await
 }
 
@@ -115,27 +125,8 @@ pub(super) async fn update_partner(tx: &mut Tx, record: &PartnerRecord) -> Resul
              accept_security_identifier_information = $13, kind = $14, use_auth_server = $15, created_at = $16, \
              updated_at = $17 \
          WHERE name_key = $18 RETURNING id",
-    )
-    .bind(&record.name)
-    .bind(&record.application_id)
-    .bind(&record.realm)
-    .bind(record.metadata_url.as_deref())
-    .bind(records::trust_level_text(record.trust_level))
-    .bind(record.enabled)
-    .bind(record.allow_http_metadata)
-    .bind(record.tls_ca_pem.as_deref())
-    .bind(record.metadata_fetched_at)
-    .bind(record.metadata_status.as_ref().map(MetadataStatus::as_str))
-    .bind(record.metadata_refresh_interval)
-    .bind(record.linked_account.as_deref())
-    .bind(record.accept_security_identifier_information)
-    .bind(records::kind_text(record.kind))
-    .bind(record.use_auth_server)
-    .bind(record.created_at)
-    .bind(record.updated_at)
-    .bind(record.name.to_ascii_lowercase())
-    .fetch_optional(&mut **tx)
-    .await?;
+    );
+    let id = bind_columns(id, record).bind(record.name.to_ascii_lowercase()).fetch_optional(&mut **tx).await?;
     let Some(id) = id else { return Ok(false) };
     replace_partner_certificates(tx, id, &record.certificates).await?;
     Ok(true)
