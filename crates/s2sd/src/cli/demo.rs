@@ -277,7 +277,7 @@ pub(super) fn step(text: &str) {
 
 /// The admin layer over `store`, after echoing the command an admin would type for the change the
 /// demo then makes through it.
-async fn admin(label: &str, store: &str, args: &[&str]) -> anyhow::Result<Admin> {
+pub(super) async fn admin(label: &str, store: &str, args: &[&str]) -> anyhow::Result<Admin> {
     echo(label, args);
     Ok(Admin::new(&store::open_stores(store).await?))
 }
