@@ -95,6 +95,11 @@ pub struct RecordRefresh {
 }
 
 impl Admin {
+    /// The stored partner (or authorization server, by `kind`) named `name`.
+    pub async fn partner(&self, name: &str, kind: PartnerKind) -> Result<PartnerRecord, AdminError> {
+        of_kind(self.config.partner(name).await?, name, kind)
+    }
+
     /// Registers a partner. Refused when the name is taken (by either kind).
     pub async fn new_partner(&self, cmd: NewPartner, now: i64) -> Result<(Change, PartnerRecord), AdminError> {
         let (noun, command) = words(cmd.kind);
@@ -328,21 +333,22 @@ pub fn normalize_realm(realm: &str) -> String {
     if r.is_empty() { String::from("*") } else { r }
 }
 
-/// The stored partner named `name`, which must be of `kind`.
+/// The stored partner named `name`, which must be of `kind`, read in `tx`.
 async fn get(tx: &mut dyn ConfigTransaction, name: &str, kind: PartnerKind) -> Result<PartnerRecord, AdminError> {
+    of_kind(tx.partner(name).await?, name, kind)
+}
+
+/// `found`, when it is a partner of `kind`; otherwise the error naming the command to look with.
+fn of_kind(found: Option<PartnerRecord>, name: &str, kind: PartnerKind) -> Result<PartnerRecord, AdminError> {
     let (noun, command) = words(kind);
-    match tx.partner(name).await? {
+    match found {
         Some(p) if p.kind == kind => Ok(p),
-        Some(p) => {
-            let (other_noun, other_command) = words(p.kind);
-            let _ = other_noun;
-            Err(AdminError::WrongKind {
-                name: name.to_owned(),
-                noun,
-                article: if noun.starts_with('a') { "an" } else { "a" },
-                other_command,
-            })
-        }
+        Some(p) => Err(AdminError::WrongKind {
+            name: name.to_owned(),
+            noun,
+            article: if noun.starts_with('a') { "an" } else { "a" },
+            other_command: words(p.kind).1,
+        }),
         None => Err(AdminError::PartnerNotFound { noun, command, name: name.to_owned() }),
     }
 }

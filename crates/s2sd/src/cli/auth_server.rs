@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 use s2s::partner::TrustLevel;
 
-use super::partner_application::{describe, fetch_for, get_kind, json, read_ca, refresh};
+use super::partner_application::{describe, fetch_for, json, read_ca, refresh};
 use super::{Printer, now};
 use crate::admin::{self, Admin, NewPartner, PartnerSource, RemovePartner, SetPartner};
 use crate::store::{PartnerKind, PartnerRecord};
@@ -112,7 +112,7 @@ pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitC
             out.emit(text, serde_json::Value::Array(servers.iter().map(|p| json(p, now)).collect()));
         }
         Cmd::Show { name } => {
-            let p = get_kind(store, &name, PartnerKind::AuthServer).await?;
+            let p = admin.partner(&name, PartnerKind::AuthServer).await?;
             out.emit(describe(&p, now()), json(&p, now()));
         }
         Cmd::Set { name, enabled, metadata_url, realm } => {

@@ -202,7 +202,7 @@ pub async fn run(cmd: Cmd, admin: &Admin, out: &Printer) -> anyhow::Result<ExitC
             out.emit(text, serde_json::Value::Array(partners.iter().map(|p| json(p, now)).collect()));
         }
         Cmd::Show { name } => {
-            let p = get_kind(store, &name, PartnerKind::Application).await?;
+            let p = admin.partner(&name, PartnerKind::Application).await?;
             out.emit(describe(&p, now()), json(&p, now()));
         }
         Cmd::Set {
@@ -278,7 +278,7 @@ pub(super) async fn fetch_for(
     tls_ca_pem: Option<&str>,
     now: i64,
 ) -> anyhow::Result<FetchedMetadata> {
-    let stored = get_kind(admin.store(), name, kind).await?;
+    let stored = admin.partner(name, kind).await?;
     let allow_http = allow_http.unwrap_or(stored.allow_http_metadata);
     let ca = tls_ca_pem.or(stored.tls_ca_pem.as_deref());
     Ok(admin::fetch_metadata(url, allow_http, ca, now).await?)
@@ -296,29 +296,10 @@ async fn warn_unknown_linked_account(store: &Arc<dyn Store>, linked: Option<&str
     }
 }
 
-/// A stored partner of `kind` by name, or an error naming the command for the other kind.
-pub(super) async fn get_kind(store: &Arc<dyn Store>, name: &str, kind: PartnerKind) -> anyhow::Result<PartnerRecord> {
-    let (noun, other) = match kind {
-        PartnerKind::Application => ("partner application", "auth-server"),
-        PartnerKind::AuthServer => ("auth server", "partner-application"),
-    };
-    match store.partner(name).await? {
-        Some(p) if p.kind == kind => Ok(p),
-        Some(_) => bail!(
-            "{name} is not {} {noun}; see s2sd {other} show {name}",
-            if noun.starts_with('a') { "an" } else { "a" }
-        ),
-        None => bail!(
-            "no {noun} named {name} (see s2sd {} list)",
-            if kind == PartnerKind::Application { "partner-application" } else { "auth-server" }
-        ),
-    }
-}
-
 /// Fetches a stored issuer's metadata now and puts its keys in force on every node; on failure the
 /// failure is recorded and the last good keys stay in force.
 pub(super) async fn refresh(admin: &Admin, name: &str, kind: PartnerKind, out: &Printer) -> anyhow::Result<()> {
-    let p = get_kind(admin.store(), name, kind).await?;
+    let p = admin.partner(name, kind).await?;
     let url = p
         .metadata_url
         .clone()
