@@ -51,6 +51,11 @@ pub enum AdminError {
     /// A tenant with that realm exists already.
     #[error("tenant {realm} exists already (see s2sd tenant list)")]
     TenantExists { realm: String },
+    /// Another record of the same kind stands for the same issuer.
+    #[error(
+        "the {noun} {holder} already stands for issuer {issuer}; change or remove it instead (s2sd {command} show {holder})"
+    )]
+    IssuerTaken { noun: &'static str, command: &'static str, issuer: String, holder: String },
     /// No tenant with that realm.
     #[error("no tenant {realm} (see s2sd tenant list)")]
     TenantNotFound { realm: String },

@@ -143,6 +143,7 @@ impl Admin {
         if tx.partner(&record.name).await?.is_some() {
             return Err(AdminError::PartnerExists { noun, command, name: record.name });
         }
+        check_issuer_unique(tx.as_mut(), &record).await?;
         tx.insert_partner(&record).await?;
         let mut change = Change::new(noun, record.name.clone(), Action::Created);
         change.field("issuer", None, shown(format!("{}@{}", record.application_id, record.realm)));
@@ -225,6 +226,9 @@ impl Admin {
         }
         if let Some(use_it) = cmd.use_auth_server {
             p.use_auth_server = use_it;
+        }
+        if (p.application_id.as_str(), p.realm.as_str()) != (before.application_id.as_str(), before.realm.as_str()) {
+            check_issuer_unique(tx.as_mut(), &p).await?;
         }
         let mut change = Change::new(words(p.kind).0, p.name.clone(), Action::Changed);
         describe_edit(&mut change, &before, &p);
@@ -350,6 +354,26 @@ fn of_kind(found: Option<PartnerRecord>, name: &str, kind: PartnerKind) -> Resul
             other_command: words(p.kind).1,
         }),
         None => Err(AdminError::PartnerNotFound { noun, command, name: name.to_owned() }),
+    }
+}
+
+/// Refuses a second record of `record`'s kind for the same issuer (application id and realm): two
+/// partners for one issuer would let one keep accepting its tokens after the other is disabled.
+async fn check_issuer_unique(tx: &mut dyn ConfigTransaction, record: &PartnerRecord) -> Result<(), AdminError> {
+    let holder = tx.partners().await?.into_iter().find(|p| {
+        p.kind == record.kind
+            && !p.name.eq_ignore_ascii_case(&record.name)
+            && p.application_id.eq_ignore_ascii_case(&record.application_id)
+            && p.realm.eq_ignore_ascii_case(&record.realm)
+    });
+    match holder {
+        Some(holder) => Err(AdminError::IssuerTaken {
+            noun: words(record.kind).0,
+            command: words(record.kind).1,
+            issuer: format!("{}@{}", record.application_id, record.realm),
+            holder: holder.name,
+        }),
+        None => Ok(()),
     }
 }
 

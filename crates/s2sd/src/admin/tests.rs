@@ -298,3 +298,28 @@ async fn a_taken_name_is_refused_with_the_command_to_change_it() {
     );
     let _ = Arc::clone(admin.store());
 }
+
+#[tokio::test]
+async fn a_second_partner_for_the_same_issuer_is_refused_naming_the_first() {
+    let place = Place::Sqlite(tempfile::tempdir().unwrap());
+    let admin = place.admin().await;
+    admin.new_partner(new_partner("Exchange"), NOW).await.unwrap();
+    let version = admin.store().version().await.unwrap();
+    let twin = admin.new_partner(new_partner("Exchange2"), NOW).await.unwrap_err();
+    assert!(matches!(&twin, AdminError::IssuerTaken { holder, .. } if holder == "Exchange"), "{twin:?}");
+    assert!(twin.to_string().contains("s2sd partner-application show Exchange"), "{twin}");
+    assert_eq!(admin.store().version().await.unwrap(), version, "nothing was written");
+    assert!(admin.store().partner("Exchange2").await.unwrap().is_none());
+
+    // Another realm is another issuer; an auth server is another kind of record.
+    let mut elsewhere = new_partner("Fabrikam");
+    elsewhere.source = PartnerSource::Certificate {
+        application_id: APP.into(),
+        realm: "fabrikam.com".into(),
+        certificates: vec![vec![1, 2, 3]],
+    };
+    admin.new_partner(elsewhere, NOW).await.unwrap();
+    let mut server = new_partner("Broker");
+    server.kind = PartnerKind::AuthServer;
+    admin.new_partner(server, NOW).await.unwrap();
+}
