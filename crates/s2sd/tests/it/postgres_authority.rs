@@ -4,38 +4,20 @@
 //! seconds, and disabling the principal makes both nodes refuse it within two seconds. Skipped
 //! (with a note) when `S2S_TEST_DATABASE_URL` is not set.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::postgres::{PgNode, with_postgres};
-use crate::support::{REALM, SHAREPOINT, poll};
+use crate::support::{CLIENT, REALM, SHAREPOINT, TENANT, client_credentials, poll};
 
 /// How long a CLI change may take to reach both running nodes.
 const LIVE: Duration = Duration::from_secs(2);
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT: &str = "c3ab8885-458f-4864-8804-1608145e2ac4";
 
 impl PgNode {
     /// A client-credentials grant for SharePoint at 127.0.0.1 with `secret`; (status, JSON body).
     fn token(&self, secret: &str) -> (u16, Value) {
-        let client_id = format!("{CLIENT}@{TENANT}");
-        let resource = format!("{SHAREPOINT}/127.0.0.1@{TENANT}");
-        let mut cmd = Command::new("curl");
-        cmd.args(["-sS", "--max-time", "5", "-w", "\n%{http_code}"]);
-        for field in [
-            "grant_type=client_credentials".to_owned(),
-            format!("client_id={client_id}"),
-            format!("client_secret={secret}"),
-            format!("resource={resource}"),
-        ] {
-            cmd.arg("--data-urlencode").arg(field);
-        }
-        let out = cmd.arg(format!("{}/{TENANT}/tokens/OAuth/2", self.base)).output().expect("curl is installed");
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let (body, code) = text.rsplit_once('\n').unwrap();
-        (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())))
+        client_credentials(&self.base, None, secret)
     }
 }
 

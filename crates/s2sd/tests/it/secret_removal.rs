@@ -4,37 +4,18 @@
 //! request is refused with 401 `invalid_client` — also when the node still holds a token it issued
 //! for that very request (issued tokens are reused only after the client is authenticated).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Node, SHAREPOINT, Site, poll};
+use crate::support::{CLIENT, Node, SHAREPOINT, Site, TENANT, client_credentials, poll};
 
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT: &str = "c3ab8885-458f-4864-8804-1608145e2ac4";
 /// How long a CLI change may take to reach the running node.
 const LIVE: Duration = Duration::from_secs(2);
 
-/// A client-credentials grant for SharePoint at 127.0.0.1 with `secret`: (status, JSON body).
-pub fn token(node: &Node, secret: &str) -> (u16, Value) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "5", "-w", "\n%{http_code}"]);
-    if let Some(ca) = &node.tls_cert {
-        cmd.arg("--cacert").arg(ca);
-    }
-    for field in [
-        "grant_type=client_credentials".to_owned(),
-        format!("client_id={CLIENT}@{TENANT}"),
-        format!("client_secret={secret}"),
-        format!("resource={SHAREPOINT}/127.0.0.1@{TENANT}"),
-    ] {
-        cmd.arg("--data-urlencode").arg(field);
-    }
-    let out = cmd.arg(node.url(&format!("/{TENANT}/tokens/OAuth/2"))).output().expect("curl is installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, "0"));
-    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())))
+/// The client-credentials grant on `node`.
+fn token(node: &Node, secret: &str) -> (u16, Value) {
+    client_credentials(&node.base, node.tls_cert.as_deref(), secret)
 }
 
 /// Tenant, SharePoint with an SPN for 127.0.0.1, and a client with a secret; (secret, credential id).

@@ -10,10 +10,11 @@
 
 use serde_json::Value;
 
-use crate::support::{EXCHANGE, LYNC, REALM, Run, SHAREPOINT, Site, USER, b64_decode, self_signed, tool};
+use crate::support::{
+    CLIENT, EXCHANGE, LYNC, REALM, Run, SHAREPOINT, Site, TENANT, USER, b64_decode, client_credentials, self_signed,
+    tool,
+};
 
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT: &str = "c3ab8885-458f-4864-8804-1608145e2ac4";
 const TRACE: [&str; 2] = ["--log", "trace"];
 
 /// The logs collected so far: (where, text).
@@ -36,24 +37,6 @@ impl Logs {
         all.extend(["--output", "json"]);
         serde_json::from_str(&self.run(site, &all, &[]).stdout).unwrap()
     }
-}
-
-/// A client-credentials grant on `base` for SharePoint at 127.0.0.1: (status, JSON body).
-fn grant(base: &str, ca: &std::path::Path, secret: &str) -> (u16, Value) {
-    let mut cmd = std::process::Command::new("curl");
-    cmd.args(["-sS", "--max-time", "5", "-w", "\n%{http_code}", "--cacert"]).arg(ca);
-    for field in [
-        "grant_type=client_credentials".to_owned(),
-        format!("client_id={CLIENT}@{TENANT}"),
-        format!("client_secret={secret}"),
-        format!("resource={SHAREPOINT}/127.0.0.1@{TENANT}"),
-    ] {
-        cmd.arg("--data-urlencode").arg(field);
-    }
-    let out = cmd.arg(format!("{base}/{TENANT}/tokens/OAuth/2")).output().expect("curl is installed");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    (code.trim().parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
 /// A JWT and its parts worth hiding: the whole token and its signature (when it has one).
@@ -157,11 +140,11 @@ fn no_secret_reaches_a_log_at_trace_level() {
 
     // B's token endpoint: a token for the secret (twice: issued, then reused), a wrong secret refused.
     for _ in 0..2 {
-        let (status, answer) = grant(&node.base, &ca, &secret);
+        let (status, answer) = client_credentials(&node.base, Some(&ca), &secret);
         assert_eq!(status, 200, "the token endpoint issues a token: {}", answer["error"]);
         token_secrets("the issued access token", answer["access_token"].as_str().unwrap(), &mut secrets);
     }
-    let (status, answer) = grant(&node.base, &ca, &format!("{secret}x"));
+    let (status, answer) = client_credentials(&node.base, Some(&ca), &format!("{secret}x"));
     assert_eq!((status, &answer["error"]), (401, &Value::from("invalid_client")));
     secrets.push(("a near miss of the client secret".into(), format!("{secret}x")));
     logs.run(&b, &["service-principal", "credential", "list", "--app-id", CLIENT], &[]);

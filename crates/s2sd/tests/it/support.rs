@@ -427,3 +427,29 @@ fn base64url_round_trips() {
     }
     assert_eq!(b64url_encode(b"\xfb\xff"), "-_8");
 }
+
+/// The authority tenant and client the token-endpoint tests use.
+pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+pub const CLIENT: &str = "c3ab8885-458f-4864-8804-1608145e2ac4";
+
+/// A client-credentials grant on `base` (`http(s)://127.0.0.1:<port>`) for SharePoint at 127.0.0.1,
+/// as [`CLIENT`] of [`TENANT`] with `secret`: (status, JSON body; the body as a string when not JSON).
+pub fn client_credentials(base: &str, ca: Option<&Path>, secret: &str) -> (u16, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-sS", "--max-time", "5", "-w", "\n%{http_code}"]);
+    if let Some(ca) = ca {
+        cmd.arg("--cacert").arg(ca);
+    }
+    for field in [
+        "grant_type=client_credentials".to_owned(),
+        format!("client_id={CLIENT}@{TENANT}"),
+        format!("client_secret={secret}"),
+        format!("resource={SHAREPOINT}/127.0.0.1@{TENANT}"),
+    ] {
+        cmd.arg("--data-urlencode").arg(field);
+    }
+    let out = cmd.arg(format!("{base}/{TENANT}/tokens/OAuth/2")).output().expect("curl is installed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or((&text, "0"));
+    (code.trim().parse().unwrap_or(0), serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())))
+}
