@@ -218,7 +218,7 @@ macro_rules! mailbox_store {
                     let mut done = Vec::with_capacity(updates.len());
                     for (item, expected) in updates {
                         // One statement: two writers of one item cannot both win.
-                        let result = sqlx::query(dynamic!(
+                        let query = sqlx::query(dynamic!(
                             "UPDATE mailbox_items SET change_key = $1, folder_id = $2, item_class = $3, subject = $4, \
                                  body = $5, body_type = $6, sender = $7{J}, to_recipients = $8{J}, \
                                  cc_recipients = $9{J}, bcc_recipients = $10{J}, is_read = $11, given_name = $12, \
@@ -228,32 +228,16 @@ macro_rules! mailbox_store {
                              WHERE id = $23 AND user_id = $24 AND change_key = $25"
                         ))
                         .bind(&item.change_key)
-                        .bind(&item.folder_id)
-                        .bind(item.item_class.as_str())
-                        .bind(item.subject.as_deref())
-                        .bind(item.body.as_deref())
-                        .bind(item.body_type.as_str())
-                        .bind(item.sender.as_ref().map(to_json))
-                        .bind(to_json(&item.to))
-                        .bind(to_json(&item.cc))
-                        .bind(to_json(&item.bcc))
-                        .bind(item.is_read)
-                        .bind(item.given_name.as_deref())
-                        .bind(item.surname.as_deref())
-                        .bind(item.display_name.as_deref())
-                        .bind(item.company_name.as_deref())
-                        .bind(item.job_title.as_deref())
-                        .bind(to_json(&item.email_addresses))
-                        .bind(to_json(&item.im_addresses))
-                        .bind(to_json(&item.phone_numbers))
-                        .bind(item.modified_at)
-                        .bind(item.sent_at)
-                        .bind(item.received_at)
-                        .bind(&item.id)
-                        .bind(&item.user_id)
-                        .bind(expected)
-                        .execute(&mut *tx)
-                        .await?;
+                        .bind(&item.folder_id);
+                        let result = bind_content(query, item)
+                            .bind(item.modified_at)
+                            .bind(item.sent_at)
+                            .bind(item.received_at)
+                            .bind(&item.id)
+                            .bind(&item.user_id)
+                            .bind(expected)
+                            .execute(&mut *tx)
+                            .await?;
                         done.push(result.rows_affected() > 0);
                     }
                     tx.commit().await?;
@@ -424,8 +408,34 @@ macro_rules! mailbox_store {
                 Ok(())
             }
 
+            /// A query with this backend's arguments.
+            type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
+
+            /// Binds an item's content, `item_class` through `phone_numbers`, in the order both the
+            /// INSERT and the UPDATE name those columns.
+            fn bind_content<'q>(query: Query<'q>, item: &'q ItemRecord) -> Query<'q> {
+                query
+                    .bind(item.item_class.as_str())
+                    .bind(item.subject.as_deref())
+                    .bind(item.body.as_deref())
+                    .bind(item.body_type.as_str())
+                    .bind(item.sender.as_ref().map(to_json))
+                    .bind(to_json(&item.to))
+                    .bind(to_json(&item.cc))
+                    .bind(to_json(&item.bcc))
+                    .bind(item.is_read)
+                    .bind(item.given_name.as_deref())
+                    .bind(item.surname.as_deref())
+                    .bind(item.display_name.as_deref())
+                    .bind(item.company_name.as_deref())
+                    .bind(item.job_title.as_deref())
+                    .bind(to_json(&item.email_addresses))
+                    .bind(to_json(&item.im_addresses))
+                    .bind(to_json(&item.phone_numbers))
+            }
+
             async fn insert_item(tx: &mut Tx, item: &ItemRecord) -> Result<(), StoreError> {
-                sqlx::query(dynamic!(
+                let query = sqlx::query(dynamic!(
                     "INSERT INTO mailbox_items ({ITEM_COLUMNS}) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10{J}, $11{J}, $12{J}, $13{J}, $14, $15, $16, \
                              $17, $18, $19, $20{J}, $21{J}, $22{J}, $23, $24, $25, $26)"
@@ -434,31 +444,15 @@ macro_rules! mailbox_store {
                 .bind(&item.change_key)
                 .bind(&item.user_id)
                 .bind(&item.folder_id)
-                .bind(kind_text(item.kind))
-                .bind(item.item_class.as_str())
-                .bind(item.subject.as_deref())
-                .bind(item.body.as_deref())
-                .bind(item.body_type.as_str())
-                .bind(item.sender.as_ref().map(to_json))
-                .bind(to_json(&item.to))
-                .bind(to_json(&item.cc))
-                .bind(to_json(&item.bcc))
-                .bind(item.is_read)
-                .bind(item.given_name.as_deref())
-                .bind(item.surname.as_deref())
-                .bind(item.display_name.as_deref())
-                .bind(item.company_name.as_deref())
-                .bind(item.job_title.as_deref())
-                .bind(to_json(&item.email_addresses))
-                .bind(to_json(&item.im_addresses))
-                .bind(to_json(&item.phone_numbers))
-                .bind(item.created_at)
-                .bind(item.modified_at)
-                .bind(item.sent_at)
-                .bind(item.received_at)
-                .execute(&mut **tx)
-                .await
-                .map_err(|e| duplicate_or(e, "mailbox item", &item.id))?;
+                .bind(kind_text(item.kind));
+                bind_content(query, item)
+                    .bind(item.created_at)
+                    .bind(item.modified_at)
+                    .bind(item.sent_at)
+                    .bind(item.received_at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(|e| duplicate_or(e, "mailbox item", &item.id))?;
                 Ok(())
             }
 
