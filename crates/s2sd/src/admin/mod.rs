@@ -166,7 +166,6 @@ impl fmt::Display for Change {
             first.make_ascii_uppercase();
         }
         match self.action {
-            Action::Created if self.noun == "OAuth configuration" => write!(f, "{noun} of realm {} saved.", self.name),
             Action::Created => write!(f, "{noun} {} registered.", self.name),
             Action::Removed => write!(f, "{noun} {} removed.", self.name),
             Action::Refreshed => write!(f, "Metadata of {} refreshed.", self.name),

@@ -94,8 +94,8 @@ impl Admin {
             },
             auto_renew: existing.as_ref().and_then(|c| c.auto_renew),
         };
-        let action = if existing.is_some() { Action::Changed } else { Action::Created };
-        let mut change = Change::new("OAuth configuration", config.realm.clone(), action);
+        // A first configuration is a change from nothing: every setting shows as new.
+        let mut change = Change::new("OAuth configuration", config.realm.clone(), Action::Changed);
         let before = existing.as_ref();
         change.field("realm", before.map(|c| c.realm.clone()), shown(&config.realm));
         change.field("service name", before.map(|c| c.service_name.clone()), shown(&config.service_name));
