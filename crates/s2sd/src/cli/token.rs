@@ -128,11 +128,9 @@ fn issue_error(e: IssueError) -> anyhow::Error {
 
 #[derive(Debug, serde::Serialize)]
 struct Report {
-    kind: &'static str,
-    outer_header: Option<serde_json::Value>,
-    outer_claims: Option<serde_json::Value>,
-    actor_header: Option<serde_json::Value>,
-    actor_claims: Option<serde_json::Value>,
+    /// Both layers as decoded (kind, headers, claims).
+    #[serde(flatten)]
+    layers: Decoded,
     /// The host the token was taken as presented to.
     authority: String,
     steps: Vec<TraceStep>,
@@ -145,14 +143,14 @@ struct Report {
 
 impl Report {
     fn text(&self) -> String {
-        let mut t = format!("Token kind: {}\n", self.kind);
-        if let Some(o) = &self.outer_claims {
+        let mut t = format!("Token kind: {}\n", self.layers.kind);
+        if let Some(o) = &self.layers.outer_claims {
             t.push_str(&format!("Outer token claims (unsigned; trusted only through the actor):\n{}\n", pretty(o)));
         }
-        if let Some(h) = &self.actor_header {
+        if let Some(h) = &self.layers.actor_header {
             t.push_str(&format!("Actor token header:\n{}\n", pretty(h)));
         }
-        if let Some(c) = &self.actor_claims {
+        if let Some(c) = &self.layers.actor_claims {
             t.push_str(&format!("Actor token claims:\n{}\n", pretty(c)));
         }
         t.push_str(&format!("Validation, as presented to {} (the server's own steps):\n", self.authority));
@@ -177,12 +175,15 @@ fn pretty(v: &serde_json::Value) -> String {
 }
 
 /// The layers of a token, decoded as far as they decode (nothing is checked here).
+#[derive(Debug, serde::Serialize)]
 struct Decoded {
     kind: &'static str,
     outer_header: Option<serde_json::Value>,
     outer_claims: Option<serde_json::Value>,
     actor_header: Option<serde_json::Value>,
     actor_claims: Option<serde_json::Value>,
+    /// The host in the actor's audience: the default authority to validate against.
+    #[serde(skip)]
     audience_host: Option<String>,
 }
 
@@ -233,8 +234,8 @@ fn decode(token: &str) -> Decoded {
 /// Decodes `token` for display and asks the validator the server uses (same trust, same clock skew)
 /// for its decision, step by step.
 fn inspect(token: &str, host: Option<&str>, loaded: trust::Loaded) -> Report {
-    let decoded = decode(token);
-    let authority = host.map(str::to_owned).or(decoded.audience_host).unwrap_or_default();
+    let mut decoded = decode(token);
+    let authority = host.map(str::to_owned).or(decoded.audience_host.take()).unwrap_or_default();
     let validator = Validator::new(Arc::new(TrustStore::new(loaded.local, loaded.partners)), s2s::clock::system())
         .with_cache_capacity(0);
     let (result, trace) = validator.validate_traced(token, &authority);
@@ -248,11 +249,7 @@ fn inspect(token: &str, host: Option<&str>, loaded: trust::Loaded) -> Report {
         ),
     };
     Report {
-        kind: decoded.kind,
-        outer_header: decoded.outer_header,
-        outer_claims: decoded.outer_claims,
-        actor_header: decoded.actor_header,
-        actor_claims: decoded.actor_claims,
+        layers: decoded,
         authority,
         failed_step: trace.failed_step().map(|s| s.step),
         accepted: trace.accepted(),
