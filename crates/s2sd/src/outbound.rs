@@ -36,6 +36,16 @@ pub enum OutboundError {
     /// The auth server's metadata names no token endpoint.
     #[error("auth server {0}'s metadata lists no OAuth2 token endpoint")]
     NoTokenEndpoint(String),
+    /// The auth server's metadata names a token endpoint that is not https (plain http is allowed only by the server's flag).
+    #[error(
+        "auth server {name}'s token endpoint `{url}` is not https; our signed assertion never travels in clear text: publish the endpoint over https, or register the server with --allow-http-metadata (s2sd auth-server new … --allow-http-metadata) to accept it"
+    )]
+    InsecureTokenEndpoint {
+        /// The auth server.
+        name: String,
+        /// The endpoint its metadata names.
+        url: String,
+    },
     /// The auth server refused or failed.
     #[error(transparent)]
     AuthServer(#[from] AuthServerError),
@@ -71,6 +81,7 @@ pub async fn authorization(
         .await
         .map_err(|source| OutboundError::Metadata { name: server.name.clone(), source })?;
     let token_url = doc.token_endpoint().ok_or_else(|| OutboundError::NoTokenEndpoint(server.name.clone()))?.to_owned();
+    check_token_endpoint(&server.name, &token_url, server.allow_http_metadata)?;
     let identity = issuer.identity();
     let key = identity.key.clone().ok_or(s2s::client::IssueError::NoSigningKey)?;
     let mut http = reqwest::Client::builder().timeout(Duration::from_secs(30));
@@ -92,4 +103,32 @@ pub async fn authorization(
         Some(u) => format!("Bearer {}", issuer.act_as_with_actor(&actor, u)?),
         None => format!("Bearer {actor}"),
     })
+}
+
+/// Refuses a token endpoint our assertion would reach in clear text (unless `allow_http`). Anything
+/// that is not an https URL is refused: the endpoint comes from a document a third party serves.
+fn check_token_endpoint(name: &str, token_url: &str, allow_http: bool) -> Result<(), OutboundError> {
+    let scheme = url::Url::parse(token_url).map(|u| u.scheme().to_owned()).unwrap_or_default();
+    match scheme.as_str() {
+        "https" => Ok(()),
+        "http" if allow_http => Ok(()),
+        _ => Err(OutboundError::InsecureTokenEndpoint { name: name.to_owned(), url: token_url.to_owned() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_endpoint_must_be_https_unless_allowed() {
+        assert!(check_token_endpoint("acs", "https://acs.example/tokens/OAuth/2", false).is_ok());
+        let refused = check_token_endpoint("acs", "http://acs.example/tokens/OAuth/2", false).unwrap_err();
+        assert!(matches!(refused, OutboundError::InsecureTokenEndpoint { .. }));
+        assert!(refused.to_string().contains("--allow-http-metadata"), "{refused}");
+        assert!(check_token_endpoint("acs", "http://acs.example/tokens/OAuth/2", true).is_ok());
+        for odd in ["ftp://acs.example/t", "not a url", ""] {
+            assert!(check_token_endpoint("acs", odd, true).is_err(), "{odd}");
+        }
+    }
 }

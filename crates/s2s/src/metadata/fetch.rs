@@ -40,6 +40,23 @@ pub enum FetchError {
     /// Neither http nor https.
     #[error("`{0}` is not an http(s) URL")]
     UnsupportedScheme(String),
+    /// An https URL redirected to plain http (a downgrade) without permission, or to a URL that is
+    /// not http(s).
+    #[error(
+        "`{url}` redirects to `{to}`; metadata must come over https all the way (pass --allow-http-metadata to follow a redirect to plain http)"
+    )]
+    InsecureRedirect {
+        /// The URL asked for.
+        url: String,
+        /// Where it redirected.
+        to: String,
+    },
+    /// More redirects than [`MAX_REDIRECTS`].
+    #[error("`{url}` redirects more than {MAX_REDIRECTS} times")]
+    TooManyRedirects {
+        /// The URL asked for.
+        url: String,
+    },
     /// The CA file is not PEM certificates.
     #[error("the trusted CA is not a PEM certificate bundle: {0}")]
     BadCa(String),
@@ -87,6 +104,35 @@ pub enum FetchError {
     },
 }
 
+/// Redirects followed before a fetch gives up.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// Why the redirect policy stopped a fetch (carried through reqwest's error chain).
+#[derive(Debug, thiserror::Error)]
+enum RedirectRefused {
+    #[error("redirect to {0} refused")]
+    Insecure(String),
+    #[error("too many redirects")]
+    TooMany,
+}
+
+/// Follows at most [`MAX_REDIRECTS`] redirects, each to https (or to plain http when allowed).
+fn redirect_policy(allow_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > MAX_REDIRECTS {
+            return attempt.error(RedirectRefused::TooMany);
+        }
+        match attempt.url().scheme() {
+            "https" => attempt.follow(),
+            "http" if allow_http => attempt.follow(),
+            _ => {
+                let to = attempt.url().to_string();
+                attempt.error(RedirectRefused::Insecure(to))
+            }
+        }
+    })
+}
+
 /// Fetches and parses a metadata document (keys are checked by `MetadataDocument::check`).
 pub async fn fetch(url: &str, options: &FetchOptions) -> Result<MetadataDocument, FetchError> {
     let parsed = url::Url::parse(url).map_err(|e| FetchError::InvalidUrl { url: url.into(), detail: e.to_string() })?;
@@ -99,7 +145,7 @@ pub async fn fetch(url: &str, options: &FetchOptions) -> Result<MetadataDocument
     let mut builder = reqwest::Client::builder()
         .timeout(options.timeout)
         .connect_timeout(options.timeout.min(Duration::from_secs(5)))
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(redirect_policy(options.allow_http))
         .user_agent(concat!("s2s/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &options.ca_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| FetchError::BadCa(e.to_string()))?;
@@ -111,6 +157,12 @@ pub async fn fetch(url: &str, options: &FetchOptions) -> Result<MetadataDocument
     let client = builder.build().map_err(|e| FetchError::Unreachable { url: url.into(), detail: chain(&e) })?;
     let mut response =
         client.get(parsed).header(reqwest::header::ACCEPT, "application/json").send().await.map_err(|e| {
+            if let Some(refused) = find_source::<RedirectRefused>(&e) {
+                return match refused {
+                    RedirectRefused::Insecure(to) => FetchError::InsecureRedirect { url: url.into(), to: to.clone() },
+                    RedirectRefused::TooMany => FetchError::TooManyRedirects { url: url.into() },
+                };
+            }
             let detail = chain(&e);
             match detail.find("invalid peer certificate") {
                 Some(i) => FetchError::UntrustedCertificate { url: url.into(), detail: detail[i..].to_owned() },
@@ -130,6 +182,18 @@ pub async fn fetch(url: &str, options: &FetchOptions) -> Result<MetadataDocument
         body.extend_from_slice(&chunk);
     }
     MetadataDocument::parse(&body).map_err(|source| FetchError::Document { url: url.into(), source })
+}
+
+/// The first error of type `T` in `e`'s cause chain.
+fn find_source<'a, T: std::error::Error + 'static>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(found) = err.downcast_ref::<T>() {
+            return Some(found);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// An error and its causes on one line.

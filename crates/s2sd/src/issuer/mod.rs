@@ -12,7 +12,7 @@ pub mod rollover;
 
 pub use certificate::{
     CertificateError, CertificateInfo, IssuerCertificate, MAX_INPUT_BYTES, export_pem, generate, generate_tls, import,
-    read_certificates, write_pem_files,
+    read_certificates, to_pem_pair, write_pem_files,
 };
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ mod fuzz_seeds;
 mod hybrid;
 mod inspect;
 mod mailbox;
+mod metadata_fetch;
 mod multi_node;
 mod oauth_config;
 mod partner_application;
