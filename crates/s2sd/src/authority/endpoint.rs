@@ -28,7 +28,7 @@ use s2s::token::{ActorClaims, Header, SigningKey};
 use serde::Serialize;
 
 use super::error::{ErrorCode, OAuthError, no_store, unknown_tenant};
-use super::grant::{self, Grant, SeenAssertions, Target};
+use super::grant::{self, Grant, SeenAssertions, Spend, Target};
 use super::request::{self, TokenRequest};
 use super::{Authority, IssuedToken, Snapshot, TOKEN_LIFETIME, TOKEN_NBF_BACKDATE, Tenant, discovery};
 
@@ -151,7 +151,11 @@ async fn issue(
     let authority = &state.authority;
     let realm = &tenant.realm;
     let now = authority.now();
-    let Grant { client, resource, audience } = grant::decide(snapshot, tenant, req, target, now, authority.as_ref())?;
+    let Grant { client, resource, audience, spend } =
+        grant::decide(snapshot, tenant, req, target, now, authority.as_ref())?;
+    if let Some(spend) = spend {
+        spend_in_store(authority, &spend, now).await?;
+    }
     let key = state.issuer.identity().key.clone().ok_or_else(|| {
         OAuthError::new(
             ErrorCode::ServerError,
@@ -185,6 +189,24 @@ async fn issue(
     let mut response = axum::Json(body).into_response();
     no_store(response.headers_mut());
     Ok(response)
+}
+
+/// Spends an assertion this node had not seen in the store, so that no node of the store accepts it
+/// again, before or after a restart. A store that cannot say refuses the request (the assertion is
+/// not spent, so the client may try again).
+async fn spend_in_store(authority: &Authority, spend: &Spend, now: UnixTime) -> Result<(), OAuthError> {
+    match authority.spend(&spend.key, spend.until, now).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(spend.replayed()),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot record a spent client assertion in the store");
+            Err(OAuthError::new(
+                ErrorCode::ServerError,
+                50000,
+                "the authority cannot record the assertion as used right now; try again with a new assertion",
+            ))
+        }
+    }
 }
 
 /// Signs a token for `app_id@realm` to `audience`, valid from `now` (back-dated) for

@@ -56,6 +56,8 @@ pub struct Grant {
     pub resource: String,
     /// The token's audience: `<app id>/<host>@<realm>`, normalised.
     pub audience: Principal,
+    /// For an assertion: what the store must record before the grant is answered.
+    pub spend: Option<Spend>,
 }
 
 /// What the request was made to: for assertion audiences and messages.
@@ -67,6 +69,38 @@ pub struct Target {
     pub url_with_query: Option<String>,
     /// The request's `host[:port]`.
     pub authority: String,
+}
+
+/// An assertion this node has not seen, to be spent in the store (every node's memory, across
+/// restarts) before the grant is answered: the handler does that I/O, this module does none.
+#[derive(Debug, Clone)]
+pub struct Spend {
+    /// Names the tenant, the client and the assertion (its jti, or its digest without one).
+    pub key: String,
+    /// When the assertion can no longer be accepted: its expiry plus the allowed skew.
+    pub until: UnixTime,
+    /// `app@realm`, for the refusal.
+    client: String,
+    /// The refusal's error code (as for every other failure of this assertion).
+    failure: ErrorCode,
+}
+
+impl Spend {
+    /// The refusal of an assertion the store says was spent before (by any node).
+    pub fn replayed(&self) -> OAuthError {
+        replayed(self.failure, &self.client)
+    }
+}
+
+/// The refusal of an assertion presented before.
+fn replayed(failure: ErrorCode, client: &str) -> OAuthError {
+    OAuthError::new(
+        failure,
+        50013,
+        format!(
+            "this assertion of {client} was presented before: assertions are single-use, sign a new one for each request (with a fresh jti)"
+        ),
+    )
 }
 
 /// Where assertions are remembered so that each is accepted once.
@@ -102,19 +136,20 @@ pub fn decide(
     now: UnixTime,
     seen: &dyn SeenAssertions,
 ) -> Result<Grant, OAuthError> {
-    let client = match client_auth(req)? {
+    let (client, spend) = match client_auth(req)? {
         ClientAuth::Secret { client_id, secret } => {
             let app = client_app_id(client_id, tenant)?;
             let principal = client_principal(tenant, &app)?;
             check_secret(snapshot, &principal, secret, &tenant.realm, now)?;
-            principal
+            (principal, None)
         }
         ClientAuth::Assertion { client_id, assertion, failure } => {
-            check_assertion(seen, tenant, client_id, assertion, &target(), now, failure)?
+            let (principal, spend) = check_assertion(seen, tenant, client_id, assertion, &target(), now, failure)?;
+            (principal, Some(spend))
         }
     };
     let (resource, audience) = resource(req, tenant)?;
-    Ok(Grant { client, resource, audience })
+    Ok(Grant { client, resource, audience, spend })
 }
 
 fn client_auth(req: &TokenRequest) -> Result<ClientAuth<'_>, OAuthError> {
@@ -328,7 +363,8 @@ fn credential_dates(
 }
 
 /// Verifies a client assertion (or a legacy grant assertion): its client, signature, audience,
-/// lifetime, credential dates and that it was not presented before. Failures are `error`.
+/// lifetime, credential dates and that this node has not seen it before; returns the principal and
+/// the assertion to spend in the store. Failures are `error`.
 fn check_assertion(
     seen: &dyn SeenAssertions,
     tenant: &Tenant,
@@ -337,7 +373,7 @@ fn check_assertion(
     target: &Target,
     now: UnixTime,
     error: ErrorCode,
-) -> Result<Arc<ServicePrincipal>, OAuthError> {
+) -> Result<(Arc<ServicePrincipal>, Spend), OAuthError> {
     let realm = &tenant.realm;
     let fail = |number: u32, text: String| OAuthError::new(error, number, text);
     let assertion =
@@ -401,15 +437,12 @@ fn check_assertion(
         credential_dates("certificate", &c.id, c.start_at, c.end_at, &app, realm, now, &add, error)?;
     }
     let replay_key = format!("{realm}|{app}|{}", verified.replay_key);
+    let client = format!("{app}@{realm}");
     if seen.replayed(&replay_key, verified.expires_at, now) {
-        return Err(fail(
-            50013,
-            format!(
-                "this assertion of {app}@{realm} was presented before: assertions are single-use, sign a new one for each request (with a fresh jti)"
-            ),
-        ));
+        return Err(replayed(error, &client));
     }
-    Ok(principal)
+    let until = verified.expires_at.saturating_add(ASSERTION_SKEW);
+    Ok((principal, Spend { key: replay_key, until, client, failure: error }))
 }
 
 /// An assertion refusal in words that repeat nothing the assertion says (its header's thumbprint and

@@ -10,7 +10,8 @@
 //! threads. Nothing here knows the server that composes the roles, nor the CLI.
 //!
 //! This module owns the decisions: which tenant, which principal, whether a credential holds now,
-//! whether a host matches an SPN, whether an assertion was seen before, and how long a failing
+//! whether a host matches an SPN, whether an assertion was seen before (by this node, then by any
+//! node of the store), and how long a failing
 //! request waits (`limiter.rs`: never a request whose credential holds). It holds the configuration as an immutable [`Snapshot`] built when the
 //! store changes (certificates parsed into verifying keys then, never per request) and published
 //! through `ArcSwap`. It never stores anything itself (the store does), never logs a secret, an
@@ -34,7 +35,7 @@ pub mod signer;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -57,6 +58,8 @@ pub use limiter::{FAILURE_WINDOW, FAILURES_BEFORE_DELAY, FAILURES_PER_SOURCE_BEF
 /// Bytes of a generated client secret (before base64).
 pub const SECRET_BYTES: usize = 32;
 
+/// Seconds between purges of the store's spent assertions (by each node).
+const PURGE_INTERVAL: i64 = 60;
 /// Assertions remembered for replay detection.
 const REPLAY_CAPACITY: usize = 64 * 1024;
 /// Issued tokens remembered for reuse (a token is about 1 KB).
@@ -85,6 +88,8 @@ pub struct Authority {
     pub signer: signer::Signer,
     limiter: limiter::Limiter,
     https: AtomicBool,
+    /// When this node last purged the store's spent assertions.
+    purged_at: AtomicI64,
     clock: SharedClock,
     /// The JWKS of the node's published certificates, with the metadata document it was built from.
     jwks: arc_swap::ArcSwapOption<(Arc<s2s::metadata::MetadataDocument>, Arc<serde_json::Value>)>,
@@ -202,6 +207,7 @@ impl Authority {
             signer: signer::Signer::per_core(),
             limiter: limiter::Limiter::default(),
             https: AtomicBool::new(true),
+            purged_at: AtomicI64::new(0),
             clock,
             jwks: arc_swap::ArcSwapOption::empty(),
         }
@@ -295,6 +301,25 @@ impl Authority {
             // Another request holds this very assertion right now.
             EntryResult::Timeout => true,
         }
+    }
+
+    /// Spends the assertion `key` in the store (every node's memory, across restarts), remembered
+    /// until `until`: true when this request is its first use. Without a store (a node serving
+    /// from memory alone) the node's own memory was the whole check. Once a minute, the spend also
+    /// purges what no longer needs remembering, so the table stays the size of the assertions
+    /// still valid.
+    pub async fn spend(&self, key: &str, until: UnixTime, now: UnixTime) -> Result<bool, StoreError> {
+        let Some(store) = &self.store else { return Ok(true) };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+        let key: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let spent = store.spend_assertion(&key, until, now).await?;
+        let last = self.purged_at.load(Ordering::Relaxed);
+        if now - last >= PURGE_INTERVAL
+            && self.purged_at.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            store.purge_spent_assertions(now).await?;
+        }
+        Ok(spent)
     }
 
     /// The token issued earlier for the same grant (`grant` names tenant, client, audience and

@@ -193,6 +193,15 @@ pub trait AuthorityStore: Send + Sync + 'static {
     /// are keyed with. A principal whose tenant, or a credential whose principal, the snapshot
     /// lacks is [`StoreError::NotFound`]; a clash within it [`StoreError::Duplicate`].
     async fn import_authority(&self, snapshot: &AuthoritySnapshot, replace: bool) -> Result<(), StoreError>;
+
+    /// Spends the client assertion `key` (a digest naming tenant, client and assertion), remembered
+    /// until `until`: true when this call spent it, false when it was spent before and is still
+    /// remembered at `now` (a replay). Atomic across every node of the store; not configuration
+    /// (no version bump).
+    async fn spend_assertion(&self, key: &str, until: i64, now: i64) -> Result<bool, StoreError>;
+
+    /// Forgets the spent assertions remembered until before `now`; returns how many.
+    async fn purge_spent_assertions(&self, now: i64) -> Result<u64, StoreError>;
 }
 
 impl CredentialKind {

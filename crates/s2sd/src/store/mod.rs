@@ -235,4 +235,6 @@ mod mailbox_schema_tests;
 #[cfg(test)]
 mod mailbox_tests;
 #[cfg(test)]
+mod spent_assertions_tests;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -155,6 +155,12 @@ pub(super) fn configuration() -> (AuthoritySnapshot, String) {
 
 /// A node (realm litwareinc.com, issuer certificate) whose authority serves [`configuration`].
 pub(super) fn fixture() -> Fixture {
+    fixture_on(None)
+}
+
+/// The same node over `store` (where it spends assertions; its configuration is published from
+/// memory, as in [`fixture`]).
+pub(super) fn fixture_on(store: Option<Arc<dyn crate::store::authority::AuthorityStore>>) -> Fixture {
     let k = keys();
     let config = OAuthConfig {
         realm: "litwareinc.com".into(),
@@ -177,7 +183,7 @@ pub(super) fn fixture() -> Fixture {
     let node = crate::trust::build(1, Some(&config), &[certificate], &[], NOW);
     let (records, secret) = configuration();
     let clock = Arc::new(FixedClock::new(NOW));
-    let authority = Arc::new(Authority::new(None, clock.clone()));
+    let authority = Arc::new(Authority::new(store, clock.clone()));
     authority.publish(&records);
     assert!(authority.snapshot().warnings.is_empty(), "{:?}", authority.snapshot().warnings);
     let issuer = Arc::new(Issuer::new(node.issuer, clock.clone()));

@@ -14,6 +14,7 @@ mod grant;
 mod hardening;
 mod model;
 mod refusals;
+mod replay;
 mod request;
 mod token;
 

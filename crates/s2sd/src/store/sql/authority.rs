@@ -175,6 +175,33 @@ impl AuthorityStore for Backend {
         Ok(pepper)
     }
 
+    async fn spend_assertion(&self, key: &str, until: i64, now: i64) -> Result<bool, StoreError> {
+        // One statement: a new key is inserted; a key whose memory has lapsed is taken over; a key
+        // still remembered is left alone and affects no row. Of two nodes racing, one inserts and
+        // the other's conflict finds the row remembered.
+        let spent = sqlx::query(
+            "INSERT INTO spent_assertions (key, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE spent_assertions.expires_at < $3",
+        )
+        .bind(key)
+        .bind(until)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(spent == 1)
+    }
+
+    async fn purge_spent_assertions(&self, now: i64) -> Result<u64, StoreError> {
+        let purged = sqlx::query("DELETE FROM spent_assertions WHERE expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(purged)
+    }
+
     async fn import_authority(&self, snapshot: &AuthoritySnapshot, replace: bool) -> Result<(), StoreError> {
         check_import(snapshot)?;
         let mut tx = begin_write(&self.pool).await?;

@@ -48,7 +48,7 @@ pub(super) fn test_database_url() -> Option<String> {
 /// What a PostgreSQL-only test does without `S2S_TEST_DATABASE_URL`: fail. Those tests are
 /// `#[ignore]`d; `scripts/test.sh` runs them (`--ignored`) with a database, so none passes having
 /// checked nothing.
-pub(super) fn no_database() -> ! {
+pub(crate) fn no_database() -> ! {
     panic!("this test needs PostgreSQL: set S2S_TEST_DATABASE_URL (scripts/test.sh provides one)")
 }
 
